@@ -1,0 +1,5 @@
+"""`python -m ckptdiff` runs the CLI."""
+
+from ckptdiff.cli import main
+
+main()

@@ -1,0 +1,178 @@
+"""What every reader returns: an Artifact made of TensorEntry records plus the structure its format knows."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal, Protocol
+
+import numpy as np
+
+Group = Literal["model", "optimizer", "bookkeeping"]
+GROUPS: tuple[Group, ...] = ("model", "optimizer", "bookkeeping")
+
+FORMAT_TF_CHECKPOINT = "tf-checkpoint"
+FORMAT_TF1_CHECKPOINT = "tf1-checkpoint"
+FORMAT_TF_CHECKPOINT_V1 = "tf-checkpoint-v1"
+FORMAT_SAVED_MODEL = "saved-model"
+FORMAT_KERAS_H5 = "keras-h5"
+FORMAT_KERAS_WEIGHTS_H5 = "keras-weights-h5"
+FORMAT_KERAS_ARCHIVE = "keras-archive"
+FORMATS = (
+    FORMAT_TF_CHECKPOINT,
+    FORMAT_TF1_CHECKPOINT,
+    FORMAT_TF_CHECKPOINT_V1,
+    FORMAT_SAVED_MODEL,
+    FORMAT_KERAS_H5,
+    FORMAT_KERAS_WEIGHTS_H5,
+    FORMAT_KERAS_ARCHIVE,
+)
+
+DEFAULT_CHUNK_ELEMENTS = 1 << 18
+"""256 Ki elements (1 MiB of float32): large enough to amortise numpy call overhead, small enough for L2."""
+
+
+class TensorSource(Protocol):
+    """A way to read one tensor's values without loading the whole artifact."""
+
+    def read(self) -> np.ndarray:
+        """Return the whole tensor, shaped."""
+
+    def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
+        """Yield the tensor's values as flat 1-D arrays in C order, each at most max_elements long."""
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    """One stored tensor of an artifact."""
+
+    key: str
+    """The storage key, exactly as the format stores it (checkpoint key, H5 dataset path)."""
+    shape: tuple[int, ...]
+    """The tensor's shape; () for a scalar."""
+    dtype: str
+    """numpy-style dtype name (`float32`, `int64`, `bfloat16`, `string`, ...)."""
+    group: Group
+    """`model`, `optimizer` or `bookkeeping`."""
+    source: TensorSource = field(repr=False, compare=False)
+    """Reads the values lazily."""
+    paths: tuple[str, ...] = ()
+    """Every other name the format records for this tensor (object-graph paths, layer/weight names)."""
+    checksum: int | None = None
+    """The CRC32C the format stores for the bytes, when it stores one (V2 bundles)."""
+    nbytes: int | None = None
+    """Bytes on disk, when known without reading."""
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def read(self) -> np.ndarray:
+        """Return the whole tensor (use iter_chunks for large ones)."""
+        return self.source.read()
+
+    def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
+        """Yield flat C-order chunks of at most max_elements values."""
+        return self.source.iter_chunks(max_elements)
+
+
+@dataclass(frozen=True)
+class ObjectReference:
+    """An edge of a TF2 object graph: a child node under a local name."""
+
+    node_id: int
+    local_name: str
+
+
+@dataclass(frozen=True)
+class SerializedAttribute:
+    """A saveable attribute of an object-graph node, stored under checkpoint_key."""
+
+    name: str
+    full_name: str
+    checkpoint_key: str
+
+
+@dataclass(frozen=True)
+class SlotVariableReference:
+    """An optimizer slot (say Adam's `m`) of the variable at original_node_id, stored at slot_node_id."""
+
+    original_node_id: int
+    slot_name: str
+    slot_node_id: int
+
+
+@dataclass(frozen=True)
+class ObjectNode:
+    """One node of a TrackableObjectGraph."""
+
+    children: tuple[ObjectReference, ...] = ()
+    attributes: tuple[SerializedAttribute, ...] = ()
+    slot_variables: tuple[SlotVariableReference, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObjectGraph:
+    """The decoded `_CHECKPOINTABLE_OBJECT_GRAPH` of a TF2 checkpoint; node 0 is the root."""
+
+    nodes: tuple[ObjectNode, ...]
+    paths: tuple[tuple[str, ...], ...] = ()
+    """For each node, every path from the root that reaches it, shortest (the one TF saves under) first."""
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """A layer as a Keras file records it, in the order the file stores layers."""
+
+    name: str
+    """The layer name (legacy H5) or container key (Keras 3 `.weights.h5`)."""
+    weight_keys: tuple[str, ...]
+    """The storage keys of its weights, in the order the loader assigns them."""
+    weight_names: tuple[str, ...] = ()
+    """The weight names the file records (`dense_1/kernel:0`), legacy H5 only."""
+    class_name: str | None = None
+    """The layer class when the config says so."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A read-only view of one checkpoint, SavedModel or Keras file."""
+
+    path: str
+    """The path as the user gave it."""
+    format: str
+    """One of FORMATS."""
+    entries: tuple[TensorEntry, ...]
+    """Every stored tensor, in storage order."""
+    resolved: str = ""
+    """The file or prefix actually read (for example the latest checkpoint named by a state file)."""
+    object_graph: ObjectGraph | None = None
+    layers: tuple[LayerRecord, ...] | None = None
+    config: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """The parsed JSON model config (never deserialised into objects)."""
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    """Format facts: versions, SavedModel tags, signatures and ops, ..."""
+    notes: tuple[str, ...] = ()
+    """What the reader decided on the user's behalf, in one sentence each."""
+    resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False, compare=False)
+
+    def entry(self, key: str) -> TensorEntry:
+        """Return the entry stored under key (KeyError when absent)."""
+        for e in self.entries:
+            if e.key == key:
+                return e
+        raise KeyError(key)
+
+    def close(self) -> None:
+        """Release open files and maps."""
+        self.resources.close()
+
+    def __enter__(self) -> "Artifact":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,83 @@
+"""TensorSource implementations shared by the readers: memory-mapped bytes, H5 datasets, in-memory arrays."""
+
+from __future__ import annotations
+
+import mmap
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from ckptdiff.artifact import DEFAULT_CHUNK_ELEMENTS
+
+
+def _flat_chunks(flat: np.ndarray, max_elements: int) -> Iterator[np.ndarray]:
+    for start in range(0, flat.size, max_elements):
+        yield flat[start : start + max_elements]
+
+
+@dataclass(frozen=True)
+class MemmapSource:
+    """A tensor stored as raw little-endian bytes at an offset of a memory-mapped file."""
+
+    buffer: mmap.mmap | bytes | memoryview
+    offset: int
+    dtype: np.dtype
+    shape: tuple[int, ...]
+
+    def _flat(self) -> np.ndarray:
+        count = int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        return np.frombuffer(self.buffer, dtype=self.dtype, count=count, offset=self.offset)
+
+    def read(self) -> np.ndarray:
+        return self._flat().reshape(self.shape)
+
+    def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
+        return _flat_chunks(self._flat(), max_elements)
+
+
+@dataclass(frozen=True)
+class ArraySource:
+    """A tensor already in memory (small values, or ones only TensorFlow's reader can decode)."""
+
+    array: np.ndarray
+
+    def read(self) -> np.ndarray:
+        return self.array
+
+    def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
+        return _flat_chunks(np.ascontiguousarray(self.array).reshape(-1), max_elements)
+
+
+@dataclass(frozen=True)
+class LazySource:
+    """A tensor read by a callable on first use (TensorFlow's reader for V1 and sliced entries)."""
+
+    load: Callable[[], np.ndarray]
+
+    def read(self) -> np.ndarray:
+        return self.load()
+
+    def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
+        return _flat_chunks(np.ascontiguousarray(self.load()).reshape(-1), max_elements)
+
+
+@dataclass(frozen=True)
+class H5DatasetSource:
+    """A tensor stored as an h5py dataset; chunks are read as row slabs so large datasets stream."""
+
+    dataset: Any
+    """An open h5py.Dataset."""
+
+    def read(self) -> np.ndarray:
+        return self.dataset[()]
+
+    def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
+        ds = self.dataset
+        if ds.ndim == 0 or ds.size <= max_elements:
+            yield np.asarray(ds[()]).reshape(-1)
+            return
+        row = max(1, ds.size // ds.shape[0])
+        rows_per_chunk = max(1, max_elements // row)
+        for start in range(0, ds.shape[0], rows_per_chunk):
+            yield np.asarray(ds[start : start + rows_per_chunk]).reshape(-1)
