@@ -71,6 +71,16 @@ class TensorEntry:
             n *= d
         return n
 
+    @property
+    def byte_size(self) -> int | None:
+        """Bytes of the values: as stored when known, else elements times item size (None for strings)."""
+        if self.nbytes is not None:
+            return self.nbytes
+        try:
+            return self.size * np.dtype(self.dtype).itemsize
+        except TypeError:
+            return None
+
     def read(self) -> np.ndarray:
         """Return the whole tensor (use iter_chunks for large ones)."""
         return self.source.read()

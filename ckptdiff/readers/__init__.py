@@ -16,6 +16,7 @@ TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
 
 _DATA_SHARD = re.compile(r"^(?P<prefix>.+)\.data-\d{5}-of-\d{5}$")
 _V1_SHARD = re.compile(r"^.+-\d{5}-of-\d{5}$")
+_V1_SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
 _STATE_FILE = "checkpoint"
 _STATE_LINE = re.compile(r'^model_checkpoint_path:\s*"(?P<path>(?:[^"\\]|\\.)*)"\s*$', re.M)
 
@@ -60,6 +61,9 @@ def _open_directory(p: Path, display: str) -> Artifact:
     indexes = sorted(p.glob("*.index"))
     if len(indexes) == 1:
         return _open_bundle(indexes[0].with_suffix(""), display)
+    v1_prefixes = sorted({_V1_SHARD_SUFFIX.sub("", f.name) for f in p.iterdir() if _V1_SHARD.match(f.name) and not _DATA_SHARD.match(f.name)})
+    if not indexes and len(v1_prefixes) == 1:
+        return _open_v1(p / v1_prefixes[0], display)
     if len(indexes) > 1:
         names = ", ".join(i.name for i in indexes[:3])
         raise UnknownArtifactKind(

@@ -1,0 +1,85 @@
+"""inspect_artifact: list an artifact's tensors with their statistics."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Iterable
+
+from ckptdiff.artifact import GROUPS, Artifact, TensorEntry
+from ckptdiff.report.interface import ArtifactInfo, GroupSummary, InspectReport, TensorRow
+from ckptdiff.stats.moments import compute_stats
+
+ALL_GROUPS = "all"
+
+
+def matches_any(entry: TensorEntry, patterns: Iterable[str]) -> bool:
+    """True when the entry's key or any of its recorded paths matches one of the glob patterns."""
+    names = (entry.key, *entry.paths)
+    return any(fnmatch.fnmatchcase(name, pat) for pat in patterns for name in names)
+
+
+def describe_artifact(artifact: Artifact) -> ArtifactInfo:
+    """The artifact facts every report starts with."""
+    return ArtifactInfo(
+        path=artifact.path,
+        format=artifact.format,
+        resolved=artifact.resolved or artifact.path,
+        notes=artifact.notes,
+        metadata=dict(artifact.metadata),
+    )
+
+
+def inspect_artifact(
+    artifact: Artifact,
+    *,
+    filters: tuple[str, ...] = (),
+    group: str = ALL_GROUPS,
+    with_stats: bool = True,
+) -> InspectReport:
+    """Build the inspect report of an artifact.
+
+    Args:
+        artifact: an open artifact.
+        filters: glob patterns; when given, only entries whose key or a path matches one are kept.
+        group: `model`, `optimizer`, `bookkeeping` or `all`.
+        with_stats: compute per-tensor statistics (one streaming pass per tensor).
+
+    Returns:
+        The report: rows ordered model, optimizer, bookkeeping, each in storage order, and a
+        summary per group over the rows kept.
+    """
+    selected = [
+        e
+        for e in artifact.entries
+        if (group == ALL_GROUPS or e.group == group) and (not filters or matches_any(e, filters))
+    ]
+    selected.sort(key=lambda e: GROUPS.index(e.group))
+    rows = tuple(
+        TensorRow(
+            key=e.key,
+            shape=e.shape,
+            dtype=e.dtype,
+            group=e.group,
+            nbytes=e.byte_size,
+            paths=e.paths,
+            stats=compute_stats(e.iter_chunks(), e.dtype) if with_stats else None,
+        )
+        for e in selected
+    )
+    summary = tuple(
+        GroupSummary(
+            group=g,
+            tensors=sum(1 for r in rows if r.group == g),
+            elements=sum(_size(r.shape) for r in rows if r.group == g),
+            nbytes=sum(r.nbytes or 0 for r in rows if r.group == g),
+        )
+        for g in GROUPS
+    )
+    return InspectReport(artifact=describe_artifact(artifact), tensors=rows, summary=summary)
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n

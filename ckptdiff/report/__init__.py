@@ -1,0 +1,1 @@
+"""Report data types and their renderers; every renderer returns a string."""

@@ -1,0 +1,1 @@
+"""Per-tensor statistics: streaming moments now, the fresh-init detector later."""

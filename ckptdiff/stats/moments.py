@@ -1,0 +1,119 @@
+"""Streaming summary statistics of one tensor, computed in a single pass over its chunks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+_NARROW_FLOATS = {"float16", "bfloat16"}
+
+
+@dataclass(frozen=True)
+class TensorStats:
+    """Summary of a tensor's values. Moments cover finite values only; None where undefined."""
+
+    count: int
+    """Number of elements."""
+    mean: float | None
+    std: float | None
+    """Population standard deviation (ddof=0), as numpy's default."""
+    min: float | None
+    max: float | None
+    zero_fraction: float | None
+    """Fraction of elements exactly equal to zero."""
+    nan_count: int
+    inf_count: int
+
+    @property
+    def nonfinite(self) -> bool:
+        """True when any value is NaN or infinite."""
+        return self.nan_count > 0 or self.inf_count > 0
+
+
+@dataclass
+class _Accumulator:
+    """Chan et al.'s parallel combination of (count, mean, M2), plus extrema and counters."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    lo: float = math.inf
+    hi: float = -math.inf
+    zeros: int = 0
+    nans: int = 0
+    infs: int = 0
+    total: int = 0
+
+    def add(self, chunk: np.ndarray) -> None:
+        self.total += chunk.size
+        if chunk.dtype.kind == "f":
+            finite = np.isfinite(chunk)
+            if not finite.all():
+                nans = int(np.count_nonzero(np.isnan(chunk)))
+                self.nans += nans
+                self.infs += int(chunk.size - np.count_nonzero(finite)) - nans
+                chunk = chunk[finite]
+        if chunk.size == 0:
+            return
+        self.zeros += int(chunk.size - np.count_nonzero(chunk))
+        n_b = chunk.size
+        sum_b = float(np.add.reduce(chunk, dtype=np.float64))
+        mean_b = sum_b / n_b
+        centred = chunk.astype(np.float64) - mean_b
+        m2_b = float(np.dot(centred, centred))
+        self.lo = min(self.lo, float(chunk.min()))
+        self.hi = max(self.hi, float(chunk.max()))
+        n_a = self.n
+        n = n_a + n_b
+        delta = mean_b - self.mean
+        self.mean += delta * n_b / n
+        self.m2 += m2_b + delta * delta * n_a * n_b / n
+        self.n = n
+
+    def result(self) -> TensorStats:
+        if self.n == 0:
+            return TensorStats(self.total, None, None, None, None, None, self.nans, self.infs)
+        return TensorStats(
+            count=self.total,
+            mean=self.mean,
+            std=math.sqrt(max(self.m2 / self.n, 0.0)),
+            min=self.lo,
+            max=self.hi,
+            zero_fraction=self.zeros / self.total,
+            nan_count=self.nans,
+            inf_count=self.infs,
+        )
+
+
+def is_numeric_dtype(dtype: str) -> bool:
+    """True for dtypes whose values have moments (ints, floats, bool); false for strings and handles."""
+    if dtype in _NARROW_FLOATS:
+        return True
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:
+        return False
+    return kind in "biuf"
+
+
+def compute_stats(chunks: Iterable[np.ndarray], dtype: str) -> TensorStats | None:
+    """Compute TensorStats from flat chunks in one pass.
+
+    Args:
+        chunks: the tensor's values as flat arrays (TensorEntry.iter_chunks()).
+        dtype: the tensor's dtype name; non-numeric dtypes get None.
+
+    Returns:
+        The statistics, or None when the dtype has none (strings, complex, resources).
+    """
+    if not is_numeric_dtype(dtype):
+        return None
+    acc = _Accumulator()
+    for chunk in chunks:
+        if dtype in _NARROW_FLOATS or chunk.dtype.kind == "b":
+            chunk = chunk.astype(np.float32)
+        acc.add(chunk)
+    return acc.result()

@@ -1,0 +1,41 @@
+"""The one place TensorFlow is imported: lazily, and without its start-up chatter on stderr."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from ckptdiff.errors import MissingDependency
+
+
+def import_tensorflow() -> Any:
+    """Import TensorFlow on first use, silencing the C++ logging it prints while loading.
+
+    TensorFlow writes oneDNN/CUDA notices straight to file descriptor 2 before Python logging is
+    configured; a CLI whose stderr is a one-line error contract cannot let them through, so fd 2 is
+    pointed at /dev/null for the duration of the import only.
+
+    Returns:
+        The tensorflow module.
+
+    Raises:
+        MissingDependency: TensorFlow is not installed.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+    except ImportError as exc:
+        raise MissingDependency(f"this needs TensorFlow ({exc}); pip install 'tensorflow>=2.16'") from None
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tf
