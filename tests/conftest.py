@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 import os
 from pathlib import Path
 
@@ -52,3 +53,60 @@ def tree_digest(path: Path) -> dict[str, str]:
     """sha256 of every file under path (or of path itself), to prove a command changed nothing."""
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+SAMPLE_ARTIFACTS: dict[str, str] = {
+    "tf2": "tf-checkpoint",
+    "tf2/ckpt-1": "tf-checkpoint",
+    "tf2/ckpt-2.index": "tf-checkpoint",
+    "tf2_sharded/ckpt": "tf-checkpoint",
+    "tf1/model.ckpt": "tf1-checkpoint",
+    "tf1": "tf1-checkpoint",
+    "tf1_v1/model.ckpt": "tf-checkpoint-v1",
+    "saved_model": "saved-model",
+    "keras2/model.h5": "keras-h5",
+    "keras2/weights_only.h5": "keras-h5",
+    "keras2/tf_weights/ckpt": "tf-checkpoint",
+    "keras3/model.keras": "keras-archive",
+    "keras3/model.weights.h5": "keras-weights-h5",
+    "keras3/legacy.h5": "keras-h5",
+}
+"""Every path form of the committed corpus, with the format it must be detected as."""
+
+REALWORLD_ARTIFACTS: dict[str, str] = {
+    "keras3_mnist/mnist_model.keras": "keras-archive",
+    "keras3_mnist/mnist_model.h5": "keras-h5",
+    "keras2_face/gender_mini_XCEPTION.21-0.95.hdf5": "keras-h5",
+    "tf_serving/saved_model_half_plus_two_cpu/00000123": "saved-model",
+    "tf_serving/saved_model_half_plus_two_tf2_cpu/00000123": "saved-model",
+    "tf_serving/session_bundle_half_plus_two/export-00000-of-00001": "tf-checkpoint-v1",
+    "tf_serving/session_bundle_half_plus_two": "tf-checkpoint-v1",
+}
+"""Every artifact of ../shared/realworld with the format it must be detected as."""
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one in-process run of the CLI produced."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run ckptdiff's real entry point (with its error mapping) in-process."""
+    from ckptdiff.cli import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run

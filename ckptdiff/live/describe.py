@@ -1,0 +1,242 @@
+"""describe_live_model: turn a Keras 3 / tf_keras model, tf.Module or tf.train.Checkpoint into a LiveModel."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from ckptdiff.errors import BadModelSpec
+from ckptdiff.live.model import (
+    KIND_CHECKPOINT,
+    KIND_KERAS3,
+    KIND_MODULE,
+    KIND_TF_KERAS,
+    LiveLayer,
+    LiveModel,
+    LiveNode,
+    LiveVariable,
+)
+from ckptdiff.tf_import import import_tensorflow
+
+_MAX_GRAPH_NODES = 1_000_000
+
+
+def _keras3_variable_class() -> type | None:
+    keras = sys.modules.get("keras")
+    return getattr(keras, "Variable", None) if keras is not None else None
+
+
+def _is_variable(obj: Any, tf: Any) -> bool:
+    if isinstance(obj, tf.Variable):
+        return True
+    cls = _keras3_variable_class()
+    return cls is not None and isinstance(obj, cls)
+
+
+def model_kind(obj: Any) -> str:
+    """Classify the object a factory returned."""
+    tf = import_tensorflow()
+    module = type(obj).__module__
+    if isinstance(obj, tf.train.Checkpoint):
+        return KIND_CHECKPOINT
+    if module.startswith("tf_keras") or "tf_keras" in sys.modules and _is_tf_keras_model(obj):
+        return KIND_TF_KERAS
+    keras = sys.modules.get("keras")
+    if keras is not None and isinstance(obj, keras.Model):
+        return KIND_KERAS3
+    if isinstance(obj, tf.Module):
+        return KIND_MODULE
+    raise BadModelSpec(
+        f"the factory returned a {type(obj).__module__}.{type(obj).__name__}; expected a Keras 3 model, "
+        "a tf_keras model, a tf.Module or a tf.train.Checkpoint"
+    )
+
+
+def _is_tf_keras_model(obj: Any) -> bool:
+    tf_keras = sys.modules.get("tf_keras")
+    return tf_keras is not None and isinstance(obj, tf_keras.Model)
+
+
+class _VariableTable:
+    """Assigns one index per distinct variable object, whichever way it is reached."""
+
+    def __init__(self, tf: Any) -> None:
+        self.tf = tf
+        self.by_id: dict[int, int] = {}
+        self.objects: list[Any] = []
+        self.owner: dict[int, tuple[str, Any]] = {}
+
+    def index(self, var: Any) -> int:
+        key = id(var)
+        if key not in self.by_id:
+            self.by_id[key] = len(self.objects)
+            self.objects.append(var)
+        return self.by_id[key]
+
+
+def _strip_index(name: str) -> str:
+    return name[:-2] if name.endswith(":0") else name
+
+
+def _variable_record(index: int, var: Any, owner: tuple[str, Any] | None, kind: str) -> LiveVariable:
+    layer_name, layer = owner if owner else (None, None)
+    short = _strip_index(str(getattr(var, "name", f"variable_{index}")))
+    if kind == KIND_KERAS3:
+        path = f"{layer_name}/{short}" if layer_name else str(getattr(var, "path", short))
+        tf1_name = _strip_index(str(getattr(var, "path", short)))
+    else:
+        path = short
+        tf1_name = short
+    init = _initializer_config(layer, short.rsplit("/", 1)[-1]) if layer is not None else None
+    try:
+        fresh = np.array(var.numpy(), copy=True)
+    except Exception:  # a variable without a value yet (uninitialised TF1 style)
+        fresh = None
+    return LiveVariable(
+        index=index,
+        path=path,
+        name=tf1_name,
+        shape=tuple(int(d) for d in var.shape),
+        dtype=np.dtype(var.dtype.as_numpy_dtype).name if hasattr(var.dtype, "as_numpy_dtype") else str(var.dtype),
+        trainable=bool(getattr(var, "trainable", True)),
+        layer=layer_name,
+        initializer=init,
+        fresh=fresh,
+    )
+
+
+def _initializer_config(layer: Any, var_name: str) -> dict | None:
+    """The initializer a layer was configured with for one of its variables (`kernel_initializer`...)."""
+    init = getattr(layer, f"{var_name}_initializer", None)
+    if init is None:
+        return None
+    get_config = getattr(init, "get_config", None)
+    config = get_config() if callable(get_config) else {}
+    return {"class_name": type(init).__name__, "config": {k: v for k, v in config.items() if _plain(v)}}
+
+
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _object_graph(root: Any, table: _VariableTable, tf: Any) -> tuple[LiveNode, ...]:
+    """Breadth-first over checkpoint dependencies, as tf.train.Checkpoint walks them to save."""
+    view = tf.train.TrackableView(root)
+    node_of: dict[int, int] = {id(root): 0}
+    order: list[Any] = [root]
+    children: list[list[tuple[str, int]]] = [[]]
+    i = 0
+    while i < len(order):
+        obj = order[i]
+        try:
+            kids = view.children(obj)
+        except Exception:
+            kids = {}
+        for name, child in kids.items():
+            if id(child) not in node_of:
+                if len(order) >= _MAX_GRAPH_NODES:
+                    raise BadModelSpec(f"the model's object graph has more than {_MAX_GRAPH_NODES} nodes")
+                node_of[id(child)] = len(order)
+                order.append(child)
+                children.append([])
+            children[i].append((str(name), node_of[id(child)]))
+        i += 1
+    return tuple(
+        LiveNode(
+            kind=type(obj).__name__,
+            children=tuple(children[n]),
+            variable=table.index(obj) if _is_variable(obj, tf) else None,
+        )
+        for n, obj in enumerate(order)
+    )
+
+
+def _keras_layers(model: Any, table: _VariableTable) -> tuple[LiveLayer, ...]:
+    layers = []
+    for layer in getattr(model, "layers", []):
+        weights = list(layer.trainable_weights) + list(layer.non_trainable_weights)
+        indices = []
+        for w in weights:
+            idx = table.index(w)
+            table.owner.setdefault(id(w), (layer.name, layer))
+            indices.append(idx)
+        layers.append(LiveLayer(name=layer.name, class_name=type(layer).__name__, weights=tuple(indices)))
+    return tuple(layers)
+
+
+def _keras3_store_layout(model: Any, table: _VariableTable) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Run Keras 3's own saver walk against a recording store: the container paths and variables it writes."""
+    from keras.src.saving import saving_lib
+
+    class RecordingStore(saving_lib.H5IOStore):
+        def __init__(self) -> None:  # no file: only record what the walk writes
+            self.records: dict[str, dict[str, Any]] = {}
+
+        def make(self, path: str, metadata: Any = None) -> dict[str, Any]:
+            return self.records.setdefault(path, {})
+
+        def __bool__(self) -> bool:
+            return True
+
+    store = RecordingStore()
+    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set())
+    layout = []
+    for path, items in store.records.items():
+        if not items:
+            continue
+        ordered = sorted(items.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else kv[0])
+        layout.append((path, tuple(table.index(v) for _, v in ordered)))
+    return tuple(layout)
+
+
+def _keras3_owner_names(model: Any, table: _VariableTable) -> None:
+    """Own every variable by the innermost layer that tracks it (nested models included)."""
+    stack = list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop()
+        for w in getattr(layer, "weights", []):
+            table.owner[id(w)] = (layer.name, layer)
+        stack.extend(getattr(layer, "layers", []) or [])
+
+
+def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> LiveModel:
+    """Describe a live model for the matchers.
+
+    Args:
+        obj: what the factory returned (Keras 3 or tf_keras model, tf.Module, tf.train.Checkpoint).
+        spec: the SPEC string, for reports.
+        notes: what spec resolution decided (rebuilt from config, built with input shape...).
+
+    Returns:
+        The LiveModel, with every variable's fresh value copied.
+    """
+    tf = import_tensorflow()
+    kind = model_kind(obj)
+    table = _VariableTable(tf)
+    layers = None
+    keras3_store = None
+    if kind in (KIND_KERAS3, KIND_TF_KERAS):
+        if kind == KIND_KERAS3:
+            _keras3_owner_names(obj, table)
+        layers = _keras_layers(obj, table)
+        if kind == KIND_KERAS3:
+            keras3_store = _keras3_store_layout(obj, table)
+    graph = _object_graph(obj, table, tf)
+    for var in list(getattr(obj, "variables", []) or []):
+        table.index(var)
+    variables = tuple(
+        _variable_record(i, var, table.owner.get(id(var)), kind) for i, var in enumerate(table.objects)
+    )
+    name = str(getattr(obj, "name", type(obj).__name__) or type(obj).__name__)
+    return LiveModel(
+        spec=spec,
+        kind=kind,
+        name=name,
+        variables=variables,
+        graph=graph,
+        layers=layers,
+        keras3_store=keras3_store,
+        notes=notes,
+    )

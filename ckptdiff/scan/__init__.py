@@ -1,0 +1,1 @@
+"""Finding what would execute if an artifact were loaded, without executing it."""
