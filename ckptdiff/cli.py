@@ -87,6 +87,72 @@ def inspect(artifact: str, output_format: str, filters: tuple[str, ...], no_stat
         click.echo(render_inspect_table(report), nl=False)
 
 
+class CommaList(click.ParamType):
+    """A comma-separated list of choices (`--fail-on missing,partial`)."""
+
+    name = "list"
+
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        self.choices = choices
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, tuple):
+            return value
+        items = tuple(v.strip() for v in str(value).split(",") if v.strip())
+        bad = [v for v in items if v not in self.choices]
+        if bad:
+            self.fail(f"{', '.join(bad)} not in {', '.join(self.choices)}", param, ctx)
+        return items
+
+
+@cli.command()
+@click.argument("artifact")
+@click.option("--model", "model_spec", required=True, metavar="SPEC", help="FILE.py:FACTORY, package.module:FACTORY, a .keras or a full-model .h5.")
+@click.option(
+    "--loader",
+    type=click.Choice(["auto", "object-graph", "by-name", "h5-order", "h5-name", "keras3"]),
+    default="auto",
+    show_default=True,
+    help="Which real loader to emulate; auto picks the one users call for the artifact kind.",
+)
+@format_option(("table", "json", "junit"))
+@click.option("--fail-on", type=CommaList(("missing", "shape_mismatch", "dtype_mismatch", "partial", "unexpected")), default="missing,shape_mismatch,dtype_mismatch,partial", show_default=True, help="Statuses that make the exit status 1.")
+@click.option("--ignore", multiple=True, metavar="GLOB", help="Leave out variables or entries whose path or key matches (repeatable).")
+@quiet_option
+def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_on: tuple[str, ...], ignore: tuple[str, ...], quiet: bool) -> None:
+    """Report what restoring ARTIFACT into the model --model SPEC would do, variable by variable.
+
+    Every model variable is matched, missing, shape_mismatch or dtype_mismatch; every entry
+    nothing consumes is unexpected; layers restored in part are partial. Hints explain scope
+    rewrites, renamed layers, shifted layer indices and changed heads.
+
+    Example:
+
+        ckptdiff check sample_checkpoints/scenarios/scope_mistake/model.ckpt --model sample_checkpoints/models.py:tf1_module
+    """
+    from ckptdiff.check import check_restore
+    from ckptdiff.live.spec import load_live_model
+    from ckptdiff.readers import open_artifact
+
+    with open_artifact(artifact) as art:
+        live = load_live_model(model_spec)
+        report = check_restore(art, live, loader=loader, fail_on=fail_on, ignore=ignore)
+    if output_format == "json":
+        from ckptdiff.report.json import render_check_json
+
+        click.echo(render_check_json(report), nl=False)
+    elif output_format == "junit":
+        from ckptdiff.report.junit import render_check_junit
+
+        click.echo(render_check_junit(report), nl=False)
+    else:
+        from ckptdiff.report.table import render_check_table
+
+        click.echo(render_check_table(report), nl=False)
+    if not report.ok:
+        raise SystemExit(ExitCode.FINDINGS)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run the CLI and map errors to exit statuses."""
     try:

@@ -58,3 +58,87 @@ class InspectReport:
     artifact: ArtifactInfo
     tensors: tuple[TensorRow, ...]
     summary: tuple[GroupSummary, ...]
+
+
+CHECK_SCHEMA = "ckptdiff.check/1"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The live model a check ran against."""
+
+    spec: str
+    kind: str
+    name: str
+    variables: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VariableFinding:
+    """What the emulated loader does with one live variable."""
+
+    path: str
+    status: str
+    key: str | None
+    shape: tuple[int, ...]
+    dtype: str
+    entry_shape: tuple[int, ...] | None
+    entry_dtype: str | None
+    trainable: bool
+    layer: str | None
+    detail: str
+    second_opinion: tuple[str, str, str | None] | None = None
+    """(loader, status, key) of the secondary loader where it disagrees (h5-name for legacy H5)."""
+
+
+@dataclass(frozen=True)
+class UnexpectedFinding:
+    """An artifact entry no live variable consumes."""
+
+    key: str
+    group: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class PartialFinding:
+    """An object restored only in part: a layer, or optimizer state covering some variables."""
+
+    object: str
+    kind: str
+    """`layer` or `optimizer`."""
+    restored: tuple[str, ...]
+    not_restored: tuple[str, ...]
+    detail: str
+
+
+@dataclass(frozen=True)
+class HintInfo:
+    """A computed explanation (see ckptdiff.match.hints.Hint)."""
+
+    kind: str
+    message: str
+    pairs: tuple[tuple[str, str], ...] = ()
+    assignment_map: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Everything `ckptdiff check` shows."""
+
+    artifact: ArtifactInfo
+    model: ModelInfo
+    loader: str
+    loader_description: str
+    anchor: str | None
+    outcome: str
+    variables: tuple[VariableFinding, ...]
+    unexpected: tuple[UnexpectedFinding, ...]
+    partial: tuple[PartialFinding, ...]
+    hints: tuple[HintInfo, ...]
+    summary: dict[str, int]
+    fail_on: tuple[str, ...]
+    ok: bool
+    notes: tuple[str, ...] = ()

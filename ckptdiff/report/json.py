@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict
 from typing import Any
 
-from ckptdiff.report.interface import INSPECT_SCHEMA, ArtifactInfo, InspectReport, TensorRow
+from ckptdiff.report.interface import CHECK_SCHEMA, INSPECT_SCHEMA, ArtifactInfo, CheckReport, InspectReport, TensorRow
 
 
 def _finite_or_none(x: Any) -> Any:
@@ -64,5 +64,58 @@ def render_inspect_json(report: InspectReport) -> str:
         "artifact": artifact_json(report.artifact),
         "summary": {g.group: {"tensors": g.tensors, "elements": g.elements, "nbytes": g.nbytes} for g in report.summary},
         "tensors": [tensor_json(r) for r in report.tensors],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def render_check_json(report: CheckReport) -> str:
+    """Render a check report as a JSON document (schema `ckptdiff.check/1`)."""
+    doc = {
+        "schema": CHECK_SCHEMA,
+        "artifact": artifact_json(report.artifact),
+        "model": {
+            "spec": report.model.spec,
+            "kind": report.model.kind,
+            "name": report.model.name,
+            "variables": report.model.variables,
+            "notes": list(report.model.notes),
+        },
+        "loader": {
+            "name": report.loader,
+            "emulates": report.loader_description,
+            "anchor": report.anchor,
+            "outcome": report.outcome,
+            "notes": list(report.notes),
+        },
+        "summary": dict(report.summary),
+        "variables": [
+            {
+                "path": v.path,
+                "status": v.status,
+                "key": v.key,
+                "shape": list(v.shape),
+                "dtype": v.dtype,
+                "entry_shape": None if v.entry_shape is None else list(v.entry_shape),
+                "entry_dtype": v.entry_dtype,
+                "trainable": v.trainable,
+                "layer": v.layer,
+                "detail": v.detail,
+                "second_opinion": None
+                if v.second_opinion is None
+                else {"loader": v.second_opinion[0], "status": v.second_opinion[1], "key": v.second_opinion[2]},
+            }
+            for v in report.variables
+        ],
+        "unexpected": [{"key": u.key, "group": u.group, "shape": list(u.shape), "dtype": u.dtype} for u in report.unexpected],
+        "partial": [
+            {"object": p.object, "kind": p.kind, "restored": list(p.restored), "not_restored": list(p.not_restored), "detail": p.detail}
+            for p in report.partial
+        ],
+        "hints": [
+            {"kind": h.kind, "message": h.message, "pairs": [list(p) for p in h.pairs], "assignment_map": h.assignment_map}
+            for h in report.hints
+        ],
+        "fail_on": list(report.fail_on),
+        "ok": report.ok,
     }
     return json.dumps(doc, indent=2) + "\n"

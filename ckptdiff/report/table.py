@@ -5,7 +5,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from ckptdiff.report.formatting import human_bytes, number, shape_text
-from ckptdiff.report.interface import ArtifactInfo, InspectReport, TensorRow
+from ckptdiff.report.interface import ArtifactInfo, CheckReport, InspectReport, TensorRow
 
 
 def render_artifact_header(info: ArtifactInfo) -> list[str]:
@@ -57,4 +57,54 @@ def render_inspect_table(report: InspectReport) -> str:
     nonfinite = [r.key for r in report.tensors if r.stats is not None and r.stats.nonfinite]
     if nonfinite:
         lines.append(f"nonfinite: {len(nonfinite)} tensors hold NaN or Inf: {', '.join(nonfinite[:5])}")
+    return "\n".join(lines) + "\n"
+
+
+_STATUS_ORDER = {"shape_mismatch": 0, "dtype_mismatch": 1, "missing": 2, "matched": 3}
+
+
+def render_check_table(report: CheckReport) -> str:
+    """Render a check report: model findings first, then partial objects, unexpected entries per group, hints."""
+    lines = render_artifact_header(report.artifact)
+    lines.append(f"model:    {report.model.spec} ({report.model.kind} '{report.model.name}', {report.model.variables} variables)")
+    lines.extend(f"note:     {n}" for n in report.model.notes)
+    anchor = f", anchor '{report.anchor}'" if report.anchor else ""
+    lines.append(f"loader:   {report.loader}{anchor}: {report.loader_description}")
+    lines.append(f"outcome:  {report.outcome}")
+    lines.extend(f"note:     {n}" for n in report.notes)
+    rows = []
+    for v in sorted(report.variables, key=lambda v: _STATUS_ORDER.get(v.status, 9)):
+        other = f"{v.second_opinion[0]}: {v.second_opinion[1]}" if v.second_opinion else ""
+        shapes = shape_text(v.shape) if v.entry_shape is None or v.entry_shape == v.shape else f"{shape_text(v.shape)} <- {shape_text(v.entry_shape)}"
+        rows.append([v.path, v.status, v.key or "-", shapes] + ([other] if any(x.second_opinion for x in report.variables) else []))
+    headers = ["variable", "status", "artifact key", "shape"] + (["by name"] if any(x.second_opinion for x in report.variables) else [])
+    lines.append("")
+    lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else "(no variables)")
+    if report.partial:
+        lines.append("")
+        lines.append("partial:")
+        lines.extend(f"  {p.object}: {p.detail}" for p in report.partial)
+    model_unexpected = [u for u in report.unexpected if u.group == "model"]
+    if model_unexpected:
+        lines.append("")
+        lines.append(tabulate(
+            [[u.key, shape_text(u.shape), u.dtype] for u in model_unexpected],
+            headers=["unexpected model entry", "shape", "dtype"],
+            disable_numparse=True,
+        ))
+    for group in ("optimizer", "bookkeeping"):
+        members = [u for u in report.unexpected if u.group == group]
+        if members:
+            lines.append(f"unexpected {group} entries: {len(members)} (not restored into this model; --format json lists them)")
+    if report.hints:
+        lines.append("")
+        lines.append("hints:")
+        for h in report.hints:
+            lines.append(f"  - {h.message}")
+            if h.assignment_map:
+                lines.append(f"    assignment_map = {h.assignment_map!r}")
+    lines.append("")
+    counts = ", ".join(f"{k} {v}" for k, v in report.summary.items())
+    verdict = "OK" if report.ok else f"FAIL (fail-on: {','.join(report.fail_on)})"
+    lines.append(f"summary: {counts} -> {verdict}")
     return "\n".join(lines) + "\n"

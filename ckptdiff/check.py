@@ -1,0 +1,267 @@
+"""check_restore: what a restore of an artifact into a live model would really do, variable by variable."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import Counter, defaultdict
+from typing import Callable
+
+from ckptdiff.artifact import (
+    FORMAT_KERAS_ARCHIVE,
+    FORMAT_KERAS_H5,
+    FORMAT_KERAS_WEIGHTS_H5,
+    Artifact,
+    TensorEntry,
+)
+from ckptdiff.errors import CkptdiffError
+from ckptdiff.inspect import describe_artifact
+from ckptdiff.live.model import LiveModel
+from ckptdiff.match import hints as hint_search
+from ckptdiff.match.by_name import match_by_name
+from ckptdiff.match.h5_layers import match_h5_name, match_h5_order
+from ckptdiff.match.interface import (
+    DTYPE_MISMATCH,
+    LOADER_BY_NAME,
+    LOADER_DESCRIPTIONS,
+    LOADER_H5_NAME,
+    LOADER_H5_ORDER,
+    LOADER_KERAS3,
+    LOADER_OBJECT_GRAPH,
+    MATCHED,
+    MISSING,
+    PARTIAL,
+    SHAPE_MISMATCH,
+    UNEXPECTED,
+    LoaderResult,
+)
+from ckptdiff.match.keras3 import match_keras3
+from ckptdiff.match.object_graph import match_object_graph, slot_coverage
+from ckptdiff.report.interface import (
+    CheckReport,
+    HintInfo,
+    ModelInfo,
+    PartialFinding,
+    UnexpectedFinding,
+    VariableFinding,
+)
+
+LOADER_AUTO = "auto"
+DEFAULT_FAIL_ON = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL)
+FAIL_ON_CHOICES = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, UNEXPECTED)
+SUMMARY_KEYS = (MATCHED, MISSING, UNEXPECTED, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL)
+
+_MATCHERS: dict[str, Callable[[Artifact, LiveModel], LoaderResult]] = {
+    LOADER_OBJECT_GRAPH: match_object_graph,
+    LOADER_BY_NAME: match_by_name,
+    LOADER_H5_ORDER: match_h5_order,
+    LOADER_H5_NAME: match_h5_name,
+    LOADER_KERAS3: match_keras3,
+}
+
+
+def choose_loader(artifact: Artifact) -> str:
+    """The loader a user would really call for this artifact kind."""
+    if artifact.format == FORMAT_KERAS_H5:
+        return LOADER_H5_ORDER
+    if artifact.format in (FORMAT_KERAS_WEIGHTS_H5, FORMAT_KERAS_ARCHIVE):
+        return LOADER_KERAS3
+    if artifact.object_graph is not None:
+        return LOADER_OBJECT_GRAPH
+    return LOADER_BY_NAME
+
+
+def _ignored(patterns: tuple[str, ...], *names: str | None) -> bool:
+    return any(name is not None and fnmatch.fnmatchcase(name, pat) for pat in patterns for name in names)
+
+
+def check_restore(
+    artifact: Artifact,
+    live: LiveModel,
+    *,
+    loader: str = LOADER_AUTO,
+    fail_on: tuple[str, ...] = DEFAULT_FAIL_ON,
+    ignore: tuple[str, ...] = (),
+) -> CheckReport:
+    """Emulate restoring artifact into live and report every variable, entry and partial object.
+
+    Args:
+        artifact: the open artifact.
+        live: the described live model.
+        loader: `auto` or one of the loader names.
+        fail_on: statuses that make the check fail (`ok` false, exit 1).
+        ignore: globs over variable paths/names and entry keys/paths to leave out.
+
+    Returns:
+        The check report.
+    """
+    chosen = choose_loader(artifact) if loader == LOADER_AUTO else loader
+    if chosen not in _MATCHERS:
+        raise CkptdiffError(f"unknown loader {loader!r}")
+    result = _MATCHERS[chosen](artifact, live)
+    entries = {e.key: e for e in artifact.entries}
+    second = match_h5_name(artifact, live) if chosen == LOADER_H5_ORDER else None
+
+    variables = []
+    for pairing in result.pairings:
+        var = live.variables[pairing.variable]
+        if _ignored(ignore, var.path, var.name, pairing.key):
+            continue
+        entry = entries.get(pairing.key) if pairing.key else None
+        opinion = None
+        if second is not None:
+            other = second.pairings[pairing.variable]
+            if (other.status, other.key) != (pairing.status, pairing.key):
+                opinion = (second.loader, other.status, other.key)
+        variables.append(
+            VariableFinding(
+                path=var.path,
+                status=pairing.status,
+                key=pairing.key,
+                shape=var.shape,
+                dtype=var.dtype,
+                entry_shape=tuple(entry.shape) if entry is not None else None,
+                entry_dtype=entry.dtype if entry is not None else None,
+                trainable=var.trainable,
+                layer=var.layer,
+                detail=pairing.detail,
+                second_opinion=opinion,
+            )
+        )
+    unexpected_entries = [
+        e for e in artifact.entries if e.key not in result.consumed and not _ignored(ignore, e.key, *e.paths)
+    ]
+    unexpected = tuple(UnexpectedFinding(e.key, e.group, tuple(e.shape), e.dtype) for e in unexpected_entries)
+    partial = tuple(_partial_layers(variables)) + tuple(_partial_optimizer(artifact, live, result, ignore))
+    hints = _hints(live, result, variables, unexpected_entries, entries, second)
+
+    counts = Counter(v.status for v in variables)
+    summary = {key: 0 for key in SUMMARY_KEYS}
+    summary.update({k: v for k, v in counts.items() if k in summary})
+    summary[UNEXPECTED] = len(unexpected)
+    summary[PARTIAL] = len(partial)
+    unexpected_model = sum(1 for u in unexpected if u.group == "model")
+    failing = {
+        status: (unexpected_model if status == UNEXPECTED else summary.get(status, 0)) for status in fail_on
+    }
+    ok = not any(failing.values())
+    notes = result.notes
+    if second is not None:
+        notes = notes + (f"second pass: {LOADER_DESCRIPTIONS[LOADER_H5_NAME]} ({second.outcome})",)
+    return CheckReport(
+        artifact=describe_artifact(artifact),
+        model=ModelInfo(live.spec, live.kind, live.name, len(live.variables), live.notes),
+        loader=chosen,
+        loader_description=LOADER_DESCRIPTIONS[chosen],
+        anchor=result.anchor,
+        outcome=result.outcome,
+        variables=tuple(variables),
+        unexpected=unexpected,
+        partial=partial,
+        hints=hints,
+        summary=summary,
+        fail_on=tuple(fail_on),
+        ok=ok,
+        notes=notes,
+    )
+
+
+def _partial_layers(variables: list[VariableFinding]) -> list[PartialFinding]:
+    """Layers (or parent scopes) where some variables are restored and others are not."""
+    by_owner: dict[str, list[VariableFinding]] = defaultdict(list)
+    for v in variables:
+        owner = v.layer or (v.path.rsplit("/", 1)[0] if "/" in v.path else "")
+        if owner:
+            by_owner[owner].append(v)
+    found = []
+    for owner, members in by_owner.items():
+        restored = tuple(v.path for v in members if v.status in (MATCHED, DTYPE_MISMATCH))
+        not_restored = tuple(v.path for v in members if v.status not in (MATCHED, DTYPE_MISMATCH))
+        if restored and not_restored:
+            found.append(
+                PartialFinding(
+                    object=owner,
+                    kind="layer",
+                    restored=restored,
+                    not_restored=not_restored,
+                    detail=f"{len(restored)} of {len(members)} variables restored; {', '.join(not_restored)} keep fresh values",
+                )
+            )
+    return found
+
+
+def _partial_optimizer(
+    artifact: Artifact, live: LiveModel, result: LoaderResult, ignore: tuple[str, ...]
+) -> list[PartialFinding]:
+    """Optimizer slots stored for only some of the restored trainable variables (a resume restarts the rest at zero)."""
+    if result.loader != LOADER_OBJECT_GRAPH or artifact.object_graph is None:
+        return []
+    coverage = slot_coverage(artifact)
+    if not coverage:
+        return []
+    graph = artifact.object_graph
+    covered_keys = {}
+    for node_id, slots in coverage.items():
+        for attr in graph.nodes[node_id].attributes:
+            if attr.name == "VARIABLE_VALUE":
+                covered_keys[attr.checkpoint_key] = slots
+    restored = [
+        (live.variables[p.variable], p.key)
+        for p in result.pairings
+        if p.status == MATCHED and live.variables[p.variable].trainable and not _ignored(ignore, live.variables[p.variable].path, p.key)
+    ]
+    with_slots = tuple(v.path for v, key in restored if key in covered_keys)
+    without = tuple(v.path for v, key in restored if key not in covered_keys)
+    if not with_slots or not without:
+        return []
+    slot_names = sorted({s for slots in covered_keys.values() for s in slots})
+    return [
+        PartialFinding(
+            object="optimizer",
+            kind="optimizer",
+            restored=with_slots,
+            not_restored=without,
+            detail=(
+                f"optimizer slots ({', '.join(slot_names)}) cover {len(with_slots)} of {len(restored)} restored trainable "
+                f"variables; resuming training restarts the others' moments at zero"
+            ),
+        )
+    ]
+
+
+def _hints(
+    live: LiveModel,
+    result: LoaderResult,
+    variables: list[VariableFinding],
+    unexpected: list[TensorEntry],
+    entries: dict[str, TensorEntry],
+    second: LoaderResult | None,
+) -> tuple[HintInfo, ...]:
+    by_path = {v.path: v for v in live.variables}
+    missing = [
+        (by_path[f.path], result.wanted.get(by_path[f.path].index, f.path))
+        for f in variables
+        if f.status == MISSING and f.key is None
+    ]
+    found = hint_search.find_rewrites(missing, unexpected)
+    explained = {by_path[p].index for h in found for p, _ in h.pairs}
+    found += hint_search.find_same_shape_candidates([v for v, _ in missing], unexpected, explained)
+    for f in variables:
+        if f.status == SHAPE_MISMATCH and f.key in entries:
+            h = hint_search.explain_shape_mismatch(by_path[f.path], entries[f.key])
+            if h is not None:
+                found.append(h)
+    if second is not None:
+        disagree = [f for f in variables if f.second_opinion is not None]
+        if disagree:
+            found.append(
+                hint_search.Hint(
+                    kind="h5-name-disagrees",
+                    message=(
+                        f"load_weights(by_name=True) would treat {len(disagree)} variable(s) differently: "
+                        + "; ".join(f"{f.path}: {f.second_opinion[1]}" for f in disagree[:4])
+                        + (" ..." if len(disagree) > 4 else "")
+                    ),
+                    pairs=tuple((f.path, f.second_opinion[2] or "") for f in disagree),
+                )
+            )
+    return tuple(HintInfo(h.kind, h.message, h.pairs, h.assignment_map) for h in found)

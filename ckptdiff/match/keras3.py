@@ -1,0 +1,69 @@
+"""Emulate Keras 3 `load_weights(.weights.h5 / .keras)`: each object reads `<container path>/vars`.
+
+The container path comes from Keras' own saver walk of the live model (class-derived keys such
+as `layers/dense_1`, never `layer.name`). Layer.load_own_variables raises when the variable count
+differs (a missing container counts as zero) and stops at the first shape it cannot assign; Keras
+collects those failures, loads everything else, then raises one ValueError naming how many objects
+could not be loaded.
+"""
+
+from __future__ import annotations
+
+from ckptdiff.artifact import Artifact
+from ckptdiff.errors import CkptdiffError
+from ckptdiff.live.model import LiveModel
+from ckptdiff.match.compare import compare_entry
+from ckptdiff.match.interface import DTYPE_MISMATCH, LOADER_KERAS3, MATCHED, MISSING, LoaderResult, Pairing
+
+
+def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
+    """Pair every live variable with the `vars/<i>` entry of its container in a Keras 3 weights file."""
+    if live.keras3_store is None:
+        raise CkptdiffError(f"--model {live.spec}: a {live.kind} model has no Keras 3 saver layout; the keras3 loader needs a Keras 3 model")
+    if artifact.layers is None:
+        raise CkptdiffError(f"{artifact.path}: {artifact.format} has no Keras 3 containers")
+    containers = {record.name: record for record in artifact.layers}
+    entries = {e.key: e for e in artifact.entries}
+    by_var: dict[int, Pairing] = {}
+    consumed: set[str] = set()
+    failed: list[str] = []
+    wanted = {v: f"{path}/vars/{i}" if path else f"vars/{i}" for path, variables in live.keras3_store for i, v in enumerate(variables)}
+    for path, variables in live.keras3_store:
+        record = containers.get(path)
+        shown = path or "<root vars>"
+        if record is None:
+            failed.append(shown)
+            for v in variables:
+                by_var[v] = Pairing(v, MISSING, None, f"no container '{shown}' in the file (Keras reads 0 variables there)")
+            continue
+        consumed.update(record.weight_keys)
+        if len(record.weight_keys) != len(variables):
+            failed.append(shown)
+            for v in variables:
+                by_var[v] = Pairing(
+                    v,
+                    MISSING,
+                    None,
+                    f"container '{shown}' holds {len(record.weight_keys)} variables, the layer expects {len(variables)}; the layer loads nothing",
+                )
+            continue
+        stopped = False
+        for i, (v, key) in enumerate(zip(variables, record.weight_keys)):
+            pairing = compare_entry(live.variables[v], entries[key], f"container '{shown}' vars/{i}")
+            if stopped and pairing.status == MATCHED:
+                pairing = Pairing(v, MISSING, key, f"{pairing.detail}; not assigned: the layer raised on an earlier variable")
+            if pairing.status not in (MATCHED, DTYPE_MISMATCH) and not stopped:
+                stopped = True
+                failed.append(shown)
+            by_var[v] = pairing
+    pairings = tuple(
+        by_var.get(var.index, Pairing(var.index, MISSING, None, "not saved or loaded by Keras' saver walk")) for var in live.variables
+    )
+    if failed:
+        outcome = (
+            f"load_weights loads the rest, then raises ValueError: a total of {len(failed)} objects could not be loaded "
+            f"(first: {failed[0]}); with skip_mismatch=True it only warns"
+        )
+    else:
+        outcome = "load_weights restores every container"
+    return LoaderResult(loader=LOADER_KERAS3, pairings=pairings, consumed=frozenset(consumed), outcome=outcome, wanted=wanted)
