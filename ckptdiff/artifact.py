@@ -146,6 +146,9 @@ class LayerRecord:
     """The weight names the file records (`dense_1/kernel:0`), legacy H5 only."""
     class_name: str | None = None
     """The layer class when the config says so."""
+    layer_name: str | None = None
+    """The layer's own name when known: `name` itself for legacy H5; for a Keras 3 container the name
+    its config.json entry or its `vars` group's `name` attribute records (`dense_1` for `layers/dense_2`)."""
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,50 @@ def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_
         raise SystemExit(ExitCode.FINDINGS)
 
 
+@cli.command()
+@click.argument("artifact_a")
+@click.argument("artifact_b")
+@click.option("--atol", type=float, default=0.0, show_default=True, help="Absolute tolerance.")
+@click.option("--rtol", type=float, default=0.0, show_default=True, help="Relative tolerance: same when |a-b| <= atol + rtol*|b|.")
+@click.option(
+    "--only",
+    type=click.Choice(["changed", "same", "added", "removed", "all"]),
+    default="all",
+    show_default=True,
+    help="Which pairs to list (counts always cover all).",
+)
+@format_option(FORMAT_CHOICES_INSPECT)
+@quiet_option
+def diff(artifact_a: str, artifact_b: str, atol: float, rtol: float, only: str, output_format: str, quiet: bool) -> None:
+    """Compare the tensors of two artifacts, of the same or of different formats.
+
+    Pairs are aligned by key, by object-graph path, or by Keras layer name and weight position;
+    what cannot be aligned is listed as only_in_a / only_in_b. Exit 0 when every paired tensor is
+    the same within tolerance, 1 when one differs.
+
+    Example:
+
+        ckptdiff diff sample_checkpoints/tf2/ckpt-1 sample_checkpoints/tf2/ckpt-2 --only changed
+    """
+    from ckptdiff.diff import diff_artifacts
+    from ckptdiff.readers import open_artifact
+
+    if atol < 0 or rtol < 0:
+        raise click.BadParameter("tolerances must be >= 0")
+    with open_artifact(artifact_a) as a, open_artifact(artifact_b) as b:
+        report = diff_artifacts(a, b, atol=atol, rtol=rtol)
+    if output_format == "json":
+        from ckptdiff.report.json import render_diff_json
+
+        click.echo(render_diff_json(report, only), nl=False)
+    else:
+        from ckptdiff.report.table import render_diff_table
+
+        click.echo(render_diff_table(report, only), nl=False)
+    if not report.identical:
+        raise SystemExit(ExitCode.FINDINGS)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run the CLI and map errors to exit statuses."""
     try:

@@ -68,16 +68,22 @@ class H5DatasetSource:
 
     dataset: Any
     """An open h5py.Dataset."""
+    view_dtype: Any = None
+    """A same-size numpy dtype to reinterpret the stored bytes as (Keras 3 stores bfloat16 as opaque 2-byte data)."""
+
+    def _view(self, values: Any) -> np.ndarray:
+        values = np.asarray(values)
+        return values if self.view_dtype is None else values.view(self.view_dtype)
 
     def read(self) -> np.ndarray:
-        return self.dataset[()]
+        return self._view(self.dataset[()])
 
     def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
         ds = self.dataset
         if ds.ndim == 0 or ds.size <= max_elements:
-            yield np.asarray(ds[()]).reshape(-1)
+            yield self._view(ds[()]).reshape(-1)
             return
         row = max(1, ds.size // ds.shape[0])
         rows_per_chunk = max(1, max_elements // row)
         for start in range(0, ds.shape[0], rows_per_chunk):
-            yield np.asarray(ds[start : start + rows_per_chunk]).reshape(-1)
+            yield self._view(ds[start : start + rows_per_chunk]).reshape(-1)

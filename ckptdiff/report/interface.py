@@ -142,3 +142,62 @@ class CheckReport:
     fail_on: tuple[str, ...]
     ok: bool
     notes: tuple[str, ...] = ()
+
+
+DIFF_SCHEMA = "ckptdiff.diff/1"
+
+
+@dataclass(frozen=True)
+class TensorDiff:
+    """One aligned pair (or unpaired entry) of a diff."""
+
+    name: str
+    """The name the pair shares (a key, an object path, `layer/i`)."""
+    status: str
+    """same, changed, shape_changed, dtype_changed, only_in_a, only_in_b."""
+    aligned_by: str | None
+    key_a: str | None
+    key_b: str | None
+    group: str
+    shape_a: tuple[int, ...] | None
+    shape_b: tuple[int, ...] | None
+    dtype_a: str | None
+    dtype_b: str | None
+    max_abs_diff: float | None = None
+    rel_l2: float | None = None
+    """||a - b|| / ||a||; None when ||a|| is 0 or the pair was not compared."""
+    cosine: float | None = None
+    changed_fraction: float | None = None
+    """Fraction of elements outside atol + rtol * |b|."""
+
+
+@dataclass(frozen=True)
+class LayerChange:
+    """Relative L2 change aggregated over one layer's paired tensors."""
+
+    layer: str
+    tensors: int
+    rel_l2: float | None
+    status: str
+    """same when every tensor of the layer is the same, else changed."""
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    """Everything `ckptdiff diff` shows."""
+
+    a: ArtifactInfo
+    b: ArtifactInfo
+    atol: float
+    rtol: float
+    tensors: tuple[TensorDiff, ...]
+    layers: tuple[LayerChange, ...]
+    summary: dict[str, int]
+    alignment: dict[str, int]
+    """How many pairs each scheme aligned."""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def identical(self) -> bool:
+        """True when every paired tensor is the same."""
+        return all(self.summary.get(s, 0) == 0 for s in ("changed", "shape_changed", "dtype_changed"))

@@ -7,7 +7,16 @@ import math
 from dataclasses import asdict
 from typing import Any
 
-from ckptdiff.report.interface import CHECK_SCHEMA, INSPECT_SCHEMA, ArtifactInfo, CheckReport, InspectReport, TensorRow
+from ckptdiff.report.interface import (
+    CHECK_SCHEMA,
+    DIFF_SCHEMA,
+    INSPECT_SCHEMA,
+    ArtifactInfo,
+    CheckReport,
+    DiffReport,
+    InspectReport,
+    TensorRow,
+)
 
 
 def _finite_or_none(x: Any) -> Any:
@@ -117,5 +126,45 @@ def render_check_json(report: CheckReport) -> str:
         ],
         "fail_on": list(report.fail_on),
         "ok": report.ok,
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def render_diff_json(report: DiffReport, only: str = "all") -> str:
+    """Render a diff report as a JSON document (schema `ckptdiff.diff/1`)."""
+    from ckptdiff.report.table import _selected
+
+    doc = {
+        "schema": DIFF_SCHEMA,
+        "a": artifact_json(report.a),
+        "b": artifact_json(report.b),
+        "tolerance": {"atol": report.atol, "rtol": report.rtol},
+        "summary": dict(report.summary),
+        "identical": report.identical,
+        "alignment": dict(report.alignment),
+        "layers": [
+            {"layer": lc.layer, "tensors": lc.tensors, "rel_l2": _finite_or_none(lc.rel_l2), "status": lc.status}
+            for lc in report.layers
+        ],
+        "tensors": [
+            {
+                "name": t.name,
+                "status": t.status,
+                "aligned_by": t.aligned_by,
+                "key_a": t.key_a,
+                "key_b": t.key_b,
+                "group": t.group,
+                "shape_a": None if t.shape_a is None else list(t.shape_a),
+                "shape_b": None if t.shape_b is None else list(t.shape_b),
+                "dtype_a": t.dtype_a,
+                "dtype_b": t.dtype_b,
+                "max_abs_diff": _finite_or_none(t.max_abs_diff) if t.max_abs_diff != float("inf") else "inf",
+                "rel_l2": _finite_or_none(t.rel_l2),
+                "cosine": _finite_or_none(t.cosine),
+                "changed_fraction": t.changed_fraction,
+            }
+            for t in report.tensors
+            if _selected(t.status, only)
+        ],
     }
     return json.dumps(doc, indent=2) + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from ckptdiff.report.formatting import human_bytes, number, shape_text
-from ckptdiff.report.interface import ArtifactInfo, CheckReport, InspectReport, TensorRow
+from ckptdiff.report.interface import ArtifactInfo, CheckReport, DiffReport, InspectReport, TensorRow
 
 
 def render_artifact_header(info: ArtifactInfo) -> list[str]:
@@ -108,3 +108,50 @@ def render_check_table(report: CheckReport) -> str:
     verdict = "OK" if report.ok else f"FAIL (fail-on: {','.join(report.fail_on)})"
     lines.append(f"summary: {counts} -> {verdict}")
     return "\n".join(lines) + "\n"
+
+
+def render_diff_table(report: DiffReport, only: str = "all") -> str:
+    """Render a diff: pairs (filtered by --only), the per-layer change view, then counts."""
+    lines = ["a: " + render_artifact_header(report.a)[0].removeprefix("artifact: ")]
+    lines.append("b: " + render_artifact_header(report.b)[0].removeprefix("artifact: "))
+    lines.extend(f"note: {n}" for n in report.a.notes + report.b.notes + report.notes)
+    lines.append(f"tolerance: |a-b| <= {report.atol:g} + {report.rtol:g}*|b|")
+    rows = []
+    for t in report.tensors:
+        if not _selected(t.status, only):
+            continue
+        shape = shape_text(t.shape_a or t.shape_b or ()) if t.shape_a == t.shape_b or None in (t.shape_a, t.shape_b) else f"{shape_text(t.shape_a)} -> {shape_text(t.shape_b)}"
+        key_b = "" if t.key_b == t.key_a else (t.key_b or "-")
+        rows.append([
+            t.key_a or "-", key_b, t.status, shape, t.aligned_by or "-",
+            number(t.max_abs_diff), number(t.rel_l2), number(t.cosine),
+            "-" if t.changed_fraction is None else f"{100 * t.changed_fraction:.1f}%",
+        ])
+    lines.append("")
+    headers = ["key in a", "key in b", "status", "shape", "aligned by", "max |a-b|", "rel L2", "cosine", "changed"]
+    lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else f"(no pairs with status {only})")
+    if report.layers:
+        lines.append("")
+        lines.append(tabulate(
+            [[lc.layer, lc.tensors, number(lc.rel_l2), lc.status] for lc in report.layers],
+            headers=["layer", "tensors", "rel L2 change", "status"],
+            disable_numparse=True,
+        ))
+    lines.append("")
+    aligned = ", ".join(f"{k} {v}" for k, v in report.alignment.items()) or "nothing"
+    lines.append(f"aligned: {aligned}")
+    counts = ", ".join(f"{k} {v}" for k, v in report.summary.items())
+    lines.append(f"summary: {counts} -> {'IDENTICAL' if report.identical else 'DIFFERENT'}")
+    return "\n".join(lines) + "\n"
+
+
+def _selected(status: str, only: str) -> bool:
+    if only == "all":
+        return True
+    if only == "added":
+        return status == "only_in_b"
+    if only == "removed":
+        return status == "only_in_a"
+    if only == "changed":
+        return status in ("changed", "shape_changed", "dtype_changed")
+    return status == only

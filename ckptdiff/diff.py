@@ -1,0 +1,172 @@
+"""diff_artifacts: compare two artifacts tensor by tensor, streaming both sides chunk by chunk."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ckptdiff.artifact import Artifact, TensorEntry
+from ckptdiff.inspect import describe_artifact
+from ckptdiff.match.align import align_entries
+from ckptdiff.report.interface import DiffReport, LayerChange, TensorDiff
+from ckptdiff.stats.moments import is_numeric_dtype
+
+SAME = "same"
+CHANGED = "changed"
+SHAPE_CHANGED = "shape_changed"
+DTYPE_CHANGED = "dtype_changed"
+ONLY_IN_A = "only_in_a"
+ONLY_IN_B = "only_in_b"
+DIFF_STATUSES = (SAME, CHANGED, SHAPE_CHANGED, DTYPE_CHANGED, ONLY_IN_A, ONLY_IN_B)
+_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+_NARROW = {"float16", "bfloat16"}
+
+
+@dataclass
+class _PairAccumulator:
+    """Running sums over aligned chunks of a and b."""
+
+    n: int = 0
+    max_abs: float = 0.0
+    sq_diff: float = 0.0
+    sq_a: float = 0.0
+    sq_b: float = 0.0
+    dot: float = 0.0
+    changed: int = 0
+
+    def add(self, a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> None:
+        a64 = a.astype(np.float64, copy=False)
+        b64 = b.astype(np.float64, copy=False)
+        nan_a, nan_b = np.isnan(a64), np.isnan(b64)
+        both_nan = nan_a & nan_b
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = np.abs(a64 - b64)
+            equal = (a64 == b64) | both_nan
+            close = equal | (diff <= atol + rtol * np.abs(b64))
+        self.changed += int(close.size - np.count_nonzero(close))
+        self.n += a.size
+        finite = np.isfinite(a64) & np.isfinite(b64)
+        if not finite.all():
+            if (~finite & ~both_nan & ~equal).any():
+                self.max_abs = math.inf
+            a64, b64, diff = a64[finite], b64[finite], diff[finite]
+        if diff.size:
+            self.max_abs = max(self.max_abs, float(diff.max()))
+            self.sq_diff += float(np.dot(diff, diff))
+            self.sq_a += float(np.dot(a64, a64))
+            self.sq_b += float(np.dot(b64, b64))
+            self.dot += float(np.dot(a64, b64))
+
+
+def _as_comparable(chunk: np.ndarray, dtype: str) -> np.ndarray:
+    return chunk.astype(np.float32) if dtype in _NARROW or chunk.dtype.kind == "b" else chunk
+
+
+def compare_entries(a: TensorEntry, b: TensorEntry, atol: float, rtol: float) -> dict[str, float | None]:
+    """Measures of one same-shape pair, from one lock-step pass over both sides' chunks."""
+    if not (is_numeric_dtype(a.dtype) and is_numeric_dtype(b.dtype)):
+        same = np.array_equal(np.asarray(a.read()), np.asarray(b.read()))
+        return {"max_abs_diff": None, "rel_l2": None, "cosine": None, "changed_fraction": 0.0 if same else 1.0}
+    acc = _PairAccumulator()
+    chunks_b = b.iter_chunks()
+    pending = np.empty(0)
+    for ca in a.iter_chunks():
+        ca = _as_comparable(ca, a.dtype)
+        while pending.size < ca.size:
+            nxt = next(chunks_b, None)
+            if nxt is None:
+                break
+            pending = np.concatenate([pending, _as_comparable(nxt, b.dtype)]) if pending.size else _as_comparable(nxt, b.dtype)
+        acc.add(ca, pending[: ca.size], atol, rtol)
+        pending = pending[ca.size :]
+    norm_a, norm_b = math.sqrt(acc.sq_a), math.sqrt(acc.sq_b)
+    return {
+        "max_abs_diff": acc.max_abs,
+        "rel_l2": math.sqrt(acc.sq_diff) / norm_a if norm_a > 0 else (0.0 if acc.sq_diff == 0 else None),
+        "cosine": acc.dot / (norm_a * norm_b) if norm_a > 0 and norm_b > 0 else None,
+        "changed_fraction": acc.changed / acc.n if acc.n else 0.0,
+        "_sq_diff": acc.sq_diff,
+        "_sq_a": acc.sq_a,
+    }
+
+
+def _layer_of(name: str) -> str:
+    stem = name[: -len(_SUFFIX)] if name.endswith(_SUFFIX) else name
+    stem = stem.removesuffix(":0")
+    return stem.rsplit("/", 1)[0] if "/" in stem else stem
+
+
+def diff_artifacts(a: Artifact, b: Artifact, *, atol: float = 0.0, rtol: float = 0.0) -> DiffReport:
+    """Compare two artifacts.
+
+    Args:
+        a: the first artifact (the reference for relative measures).
+        b: the second artifact.
+        atol: absolute tolerance.
+        rtol: relative tolerance; a pair element is the same when |a - b| <= atol + rtol * |b|.
+
+    Returns:
+        The report: one TensorDiff per aligned pair or unpaired entry, the per-layer view, counts.
+    """
+    results: list[TensorDiff] = []
+    layer_sums: OrderedDict[str, list[float]] = OrderedDict()
+    alignment: dict[str, int] = {}
+    for pair in align_entries(a, b):
+        ea, eb = pair.a, pair.b
+        group = (ea or eb).group  # type: ignore[union-attr]
+        base = dict(
+            name=pair.name,
+            aligned_by=pair.how,
+            key_a=ea.key if ea else None,
+            key_b=eb.key if eb else None,
+            group=group,
+            shape_a=tuple(ea.shape) if ea else None,
+            shape_b=tuple(eb.shape) if eb else None,
+            dtype_a=ea.dtype if ea else None,
+            dtype_b=eb.dtype if eb else None,
+        )
+        if ea is None or eb is None:
+            results.append(TensorDiff(status=ONLY_IN_B if ea is None else ONLY_IN_A, **base))
+            continue
+        alignment[pair.how or ""] = alignment.get(pair.how or "", 0) + 1
+        if tuple(ea.shape) != tuple(eb.shape):
+            results.append(TensorDiff(status=SHAPE_CHANGED, **base))
+            continue
+        measures = compare_entries(ea, eb, atol, rtol)
+        sq_diff, sq_a = measures.pop("_sq_diff", None), measures.pop("_sq_a", None)
+        if ea.dtype != eb.dtype:
+            status = DTYPE_CHANGED
+        else:
+            status = SAME if measures["changed_fraction"] == 0.0 else CHANGED
+        results.append(TensorDiff(status=status, **base, **measures))
+        if group == "model" and sq_diff is not None:
+            sums = layer_sums.setdefault(_layer_of(pair.name), [0.0, 0.0, 0.0, 0.0])
+            sums[0] += sq_diff
+            sums[1] += sq_a or 0.0
+            sums[2] += 1
+            sums[3] += 0 if status == SAME else 1
+    layers = tuple(
+        LayerChange(
+            layer=name,
+            tensors=int(s[2]),
+            rel_l2=math.sqrt(s[0]) / math.sqrt(s[1]) if s[1] > 0 else None,
+            status=SAME if s[3] == 0 else CHANGED,
+        )
+        for name, s in layer_sums.items()
+    )
+    summary = {s: 0 for s in DIFF_STATUSES}
+    for r in results:
+        summary[r.status] += 1
+    return DiffReport(
+        a=describe_artifact(a),
+        b=describe_artifact(b),
+        atol=atol,
+        rtol=rtol,
+        tensors=tuple(results),
+        layers=layers,
+        summary=summary,
+        alignment=alignment,
+    )

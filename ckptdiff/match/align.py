@@ -1,0 +1,149 @@
+"""align_entries: pair the tensors of two artifacts, of the same or of different formats, without a model.
+
+Schemes, tried in order; each pairs only what is still unpaired and says how it paired:
+
+1. `key`: identical storage keys (same format family, or formats sharing a naming).
+2. `object-path`: an object-graph path recorded on both sides, allowing one side to sit one level
+   deeper (`model/dense/kernel` in a training checkpoint vs `dense/kernel` in the SavedModel of the
+   same module).
+3. `layer-weight`: (layer name, weight position) for Keras files: legacy H5 records layer names and
+   weight order, Keras 3 files record layer names (config.json or `vars` name attributes) and
+   `vars/<i>` order; both orders are trainable-then-non-trainable.
+
+Entries are paired only when a name identifies exactly one entry on each side; what cannot be
+aligned is reported as only_in_a / only_in_b, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from ckptdiff.artifact import LayerRecord, TensorEntry, Artifact
+
+ALIGN_KEY = "key"
+ALIGN_OBJECT_PATH = "object-path"
+ALIGN_LAYER_WEIGHT = "layer-weight"
+ALIGN_MODEL = "model"
+
+_VARS_INDEX = re.compile(r"^(?P<layer>.+)/vars/(?P<i>\d+)$")
+
+
+@dataclass(frozen=True)
+class AlignedPair:
+    """Two entries that hold the same tensor, or one entry with no counterpart."""
+
+    a: TensorEntry | None
+    b: TensorEntry | None
+    how: str | None
+    """The scheme that paired them; None for an unpaired entry."""
+    name: str = ""
+    """The shared name they were paired under (the layer/weight name when known)."""
+
+
+def model_name(entry: TensorEntry) -> str:
+    """The name that says where a tensor lives in the model: the first recorded path outside the optimizer, else the key."""
+    for path in entry.paths:
+        if not path.startswith("optimizer/"):
+            return path
+    return entry.key
+
+
+def _unique_index(entries: Iterable[TensorEntry], names: Callable[[TensorEntry], Iterable[str]]) -> dict[str, TensorEntry]:
+    """Map each name to its entry, dropping names that more than one entry claims."""
+    seen: dict[str, TensorEntry] = {}
+    clash: set[str] = set()
+    for e in entries:
+        for n in set(names(e)):
+            if n in seen and seen[n] is not e:
+                clash.add(n)
+            seen.setdefault(n, e)
+    return {n: e for n, e in seen.items() if n not in clash}
+
+
+def _object_paths(e: TensorEntry) -> list[str]:
+    return [p for p in e.paths if "/vars/" not in p and not p.endswith(":0")]
+
+
+def _strip_first(path: str) -> str:
+    return path.split("/", 1)[1] if "/" in path else ""
+
+
+def _layer_weight_names(artifact: Artifact) -> dict[str, str]:
+    """entry key -> `layer/i` for Keras files (legacy H5 layer records, Keras 3 recorded layer names)."""
+    names: dict[str, str] = {}
+    if artifact.layers is not None:
+        for record in artifact.layers:
+            layer = _record_layer_name(record)
+            if not layer:
+                continue
+            for i, key in enumerate(record.weight_keys):
+                names[key] = f"{layer}/{i}"
+    for e in artifact.entries:
+        if e.key in names:
+            continue
+        for p in e.paths:
+            m = _VARS_INDEX.match(p)
+            if m:
+                names[e.key] = f"{m.group('layer').rsplit('/', 1)[-1]}/{m.group('i')}"
+                break
+    return names
+
+
+def _record_layer_name(record: LayerRecord) -> str:
+    layer_name = getattr(record, "layer_name", None)
+    if layer_name:
+        return str(layer_name)
+    if "/" in record.name or not record.name:
+        return ""
+    return record.name
+
+
+def align_entries(a: Artifact, b: Artifact) -> list[AlignedPair]:
+    """Pair the entries of two artifacts.
+
+    Returns:
+        Pairs in A's storage order, then B's unpaired entries in B's order.
+    """
+    left = {e.key: e for e in a.entries}
+    right = {e.key: e for e in b.entries}
+    pairs: list[AlignedPair] = []
+    for key in list(left):
+        if key in right:
+            entry = left.pop(key)
+            pairs.append(AlignedPair(entry, right.pop(key), ALIGN_KEY, model_name(entry)))
+
+    def pair_by(how: str, names_a: Callable[[TensorEntry], Iterable[str]], names_b: Callable[[TensorEntry], Iterable[str]]) -> None:
+        index_b = _unique_index(right.values(), names_b)
+        index_a = _unique_index(left.values(), names_a)
+        for name, ea in index_a.items():
+            eb = index_b.get(name)
+            if eb is not None and ea.key in left and eb.key in right:
+                pairs.append(AlignedPair(left.pop(ea.key), right.pop(eb.key), how, name))
+
+    pair_by(ALIGN_OBJECT_PATH, _object_paths, _object_paths)
+    if left and right:
+        depth = _best_depth_offset(list(left.values()), list(right.values()))
+        if depth == 1:
+            pair_by(ALIGN_OBJECT_PATH, lambda e: [_strip_first(p) for p in _object_paths(e)], _object_paths)
+        elif depth == -1:
+            pair_by(ALIGN_OBJECT_PATH, _object_paths, lambda e: [_strip_first(p) for p in _object_paths(e)])
+    if left and right:
+        lw_a, lw_b = _layer_weight_names(a), _layer_weight_names(b)
+        pair_by(ALIGN_LAYER_WEIGHT, lambda e: [lw_a[e.key]] if e.key in lw_a else [], lambda e: [lw_b[e.key]] if e.key in lw_b else [])
+    pairs.extend(AlignedPair(e, None, None, e.key) for e in left.values())
+    pairs.extend(AlignedPair(None, e, None, e.key) for e in right.values())
+    return pairs
+
+
+def _best_depth_offset(left: list[TensorEntry], right: list[TensorEntry]) -> int:
+    """+1 when A's object paths sit one level below B's (A = Checkpoint(model=m), B = m), -1 the reverse, else 0."""
+    paths_a = Counter(p for e in left for p in _object_paths(e))
+    paths_b = Counter(p for e in right for p in _object_paths(e))
+    down_a = sum(1 for p in paths_a if "/" in p and _strip_first(p) in paths_b)
+    down_b = sum(1 for p in paths_b if "/" in p and _strip_first(p) in paths_a)
+    if max(down_a, down_b) == 0:
+        return 0
+    return 1 if down_a >= down_b else -1

@@ -1,0 +1,696 @@
+"""Keras 3 `.weights.h5` files and `.keras` archives: read with h5py, zipfile and json, never loaded.
+
+Keras 3's saver (keras/src/saving/saving_lib.py) walks the model and writes each object's own variables
+to `<container path>/vars/<i>`, `i` = 0, 1, 2, ... in the order its `save_own_variables` stores them
+(`_trainable_variables + _non_trainable_variables` for most layers). Container paths are built so:
+
+* the model itself is the root: its own variables go to the top-level `vars` group;
+* an attribute holding a Keras object is entered under the attribute name (`optimizer`, `cell` of an
+  LSTM, `query_dense` of a MultiHeadAttention);
+* a list attribute is entered under its name (`layers`), and each element under the snake_case of
+  its class name, `_1`, `_2`, ... suffixed for repeats within that list: `layers/dense`,
+  `layers/dense_1`, `layers/batch_normalization` (never `layer.name`); a nested list is `container`;
+* Sequential and Functional models visit `layers` first (in `model.layers` order: Functional includes
+  its InputLayer, Sequential does not), then the other attributes sorted by name, private (`_x`) ones
+  last; an object reached twice is written once;
+* recent Keras (3.15 here) writes a `vars` group, with a `name` attribute holding `layer.name`, for
+  every object it visits, even one without variables; Keras 3.1 created it only for objects with
+  variables, and without the attribute.
+
+Keras loads by container path, so the path is a container's identity. h5py lists groups alphabetically
+(`dense_10` before `dense_2`), which is not Keras' order; the file does not record the order of
+elements of a list. `layers` therefore lists containers in Keras' visit order emulated from the file:
+own `vars` first, then `layers`, then other attributes sorted as Keras sorts them; elements of a list
+container (one without its own `vars`) in config.json order when the archive's config gives it, else
+by class key then numeric suffix (Keras' order within one class; the interleaving of classes is lost).
+
+Conventions of the returned Artifact:
+
+* one TensorEntry per dataset; `key` is the full HDF5 path inside the weights file (`layers/dense/vars/0`);
+  group `optimizer` under `optimizer/`, `bookkeeping` under a metrics root (tf_keras writes `metrics/`),
+  `model` otherwise; entries come container by container in the order above, variables numerically;
+* `paths` gives a model variable the layer names its containers record: config.json names (archive)
+  or `vars` `name` attributes, the chain of named containers joined by `/` and ending in `vars/<i>`
+  (`dense_1/vars/0` for `layers/dense_2/vars/0`, `inner/dense_2/vars/1` inside nested model `inner`,
+  `lstm/lstm_cell/vars/0` for `layers/lstm/cell/vars/0`); empty when the file records no names;
+* `layers` has one LayerRecord per container with a `vars` group outside `optimizer/` and the metrics
+  roots (the root's own `vars` only when it holds variables, under the name ``), `name` = container
+  path, `weight_keys` in numeric order (`10` after `9`), `layer_name` and `class_name` when known.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Iterator
+
+import h5py
+
+from ckptdiff.artifact import (
+    FORMAT_KERAS_ARCHIVE,
+    FORMAT_KERAS_WEIGHTS_H5,
+    Artifact,
+    Group,
+    LayerRecord,
+    TensorEntry,
+)
+from ckptdiff.errors import (
+    CkptdiffError,
+    CorruptArtifact,
+    NotKerasArchive,
+    UnknownArtifactKind,
+    UnreadableArtifact,
+)
+from ckptdiff.readers.keras_h5 import (
+    H5_ERRORS,
+    LAYER_NAMES_ATTR,
+    MODEL_WEIGHTS_GROUP,
+    all_datasets,
+    decode_text,
+    make_h5_entry,
+    one_line,
+    open_hdf5_readonly,
+    summarize,
+)
+
+VARS_GROUP = "vars"
+LAYERS_GROUP = "layers"
+LEGACY_LAYERS_GROUP = "_layer_checkpoint_dependencies"
+"""tf_keras 2.13-era archives name the layers list this way; Keras 3's loader falls back to it."""
+OPTIMIZER_GROUP = "optimizer"
+METRICS_ROOTS = ("metrics", "compile_metrics", "_compile_metrics")
+KERAS3_ROOT_GROUPS = (LAYERS_GROUP, VARS_GROUP, OPTIMIZER_GROUP, LEGACY_LAYERS_GROUP)
+NAME_ATTR = "name"
+LIST_ELEMENT_GROUP = "container"
+MODEL_CLASSES_WITH_LAYERS_FIRST = ("Sequential", "Functional")
+INPUT_LAYER_CLASS = "InputLayer"
+
+CONFIG_MEMBER = "config.json"
+METADATA_MEMBER = "metadata.json"
+WEIGHTS_MEMBER = "model.weights.h5"
+NPZ_WEIGHTS_MEMBER = "model.weights.npz"
+ASSETS_PREFIX = "assets/"
+MAX_IN_MEMORY_WEIGHTS = 2 << 30
+"""A compressed weights member is decompressed into memory only below 2 GiB."""
+MAX_JSON_MEMBER = 256 << 20
+"""config.json and metadata.json larger than this are refused (a decompression bomb, not a config)."""
+ZIP_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+ZIP_LOCAL_SIGNATURE = b"PK\x03\x04"
+ZIP_FLAG_ENCRYPTED = 0x1
+
+_NUMERIC_SUFFIX = re.compile(r"^(?P<base>.*?)(?:_(?P<n>\d+))?$")
+
+
+def is_keras3_weights_file(path: Path) -> bool:
+    """Tell a Keras 3 `.weights.h5` layout from a legacy Keras H5 file, cheaply; never raises.
+
+    Args:
+        path: any file.
+
+    Returns:
+        True when the file is HDF5 without the legacy markers (`layer_names`, `model_weights`) and has
+        a Keras 3 root group (`layers`, `vars`, `optimizer`, `_layer_checkpoint_dependencies`) or, for
+        subclassed models, a `vars` group somewhere.
+    """
+    try:
+        with h5py.File(path, "r") as h5:
+            if any(str(name).startswith(LAYER_NAMES_ATTR) for name in h5.attrs):
+                return False
+            if MODEL_WEIGHTS_GROUP in h5:
+                return False
+            if any(name in h5 for name in KERAS3_ROOT_GROUPS):
+                return True
+            return h5.visit(lambda name: True if name.rsplit("/", 1)[-1] == VARS_GROUP else None) is True
+    except Exception:  # noqa: BLE001 - a sniffing helper: anything unreadable is simply "not mine"
+        return False
+
+
+def read_keras_weights_h5(path: Path, display: str) -> Artifact:
+    """Read a Keras 3 `.weights.h5` file (`model.save_weights`) without loading it into Keras.
+
+    Args:
+        path: the file.
+        display: the path as the user gave it.
+
+    Returns:
+        The artifact (format `keras-weights-h5`); it keeps the HDF5 file open until closed.
+
+    Raises:
+        NotHdf5: the file is not HDF5.
+        CorruptArtifact: h5py cannot read it, or an attribute has the wrong type.
+    """
+    h5 = open_hdf5_readonly(path, display)
+    resources = contextlib.ExitStack()
+    resources.callback(h5.close)
+    try:
+        layout = read_keras3_layout(h5, display, config=None)
+    except CkptdiffError:
+        resources.close()
+        raise
+    except H5_ERRORS as exc:
+        resources.close()
+        raise CorruptArtifact(f"{display}: damaged HDF5 file ({one_line(exc)})") from None
+    metadata = {"kind": "weights-only", **layout.metadata()}
+    return Artifact(
+        path=display,
+        format=FORMAT_KERAS_WEIGHTS_H5,
+        entries=layout.entries,
+        resolved=str(path),
+        layers=layout.layers,
+        metadata=metadata,
+        notes=layout.notes,
+        resources=resources,
+    )
+
+
+def read_keras_archive(path: Path, display: str) -> Artifact:
+    """Read a Keras 3 `.keras` archive without extracting it or loading it into Keras.
+
+    config.json and metadata.json are parsed as JSON data. A stored (uncompressed) `model.weights.h5`
+    member, which is what Keras writes, is read in place through a read-only window over the zip (its
+    CRC-32 is not checked, which would mean reading every byte up front); a compressed one is
+    decompressed into memory, CRC-checked, when smaller than 2 GiB.
+
+    Args:
+        path: the archive.
+        display: the path as the user gave it.
+
+    Returns:
+        The artifact (format `keras-archive`); it keeps the archive open until closed.
+
+    Raises:
+        NotKerasArchive: the zip has no config.json or no model.weights.h5.
+        CorruptArtifact: the zip, a JSON member or the weights member is damaged.
+        UnknownArtifactKind: the archive stores its weights as npz, which ckptdiff does not read.
+        UnreadableArtifact: a compressed weights member is too large to decompress into memory.
+    """
+    resources = contextlib.ExitStack()
+    try:
+        return _read_archive(path, display, resources)
+    except CkptdiffError:
+        resources.close()
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, *H5_ERRORS) as exc:
+        resources.close()
+        raise CorruptArtifact(f"{display}: damaged .keras archive ({one_line(exc)})") from None
+
+
+# --- the archive -----------------------------------------------------------------------------------
+
+
+def _read_archive(path: Path, display: str, resources: contextlib.ExitStack) -> Artifact:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CorruptArtifact(f"{display}: not a readable zip archive ({one_line(exc)})") from None
+    with archive:
+        names = archive.namelist()
+        _check_members(names, display)
+        config = _read_json_member(archive, CONFIG_MEMBER, display)
+        if not isinstance(config, dict):
+            raise CorruptArtifact(f"{display}: {CONFIG_MEMBER} is not a JSON object")
+        notes: list[str] = []
+        saved: dict[str, Any] = {}
+        if METADATA_MEMBER in names:
+            meta = _read_json_member(archive, METADATA_MEMBER, display)
+            saved = meta if isinstance(meta, dict) else {}
+        else:
+            notes.append(f"the archive has no {METADATA_MEMBER}: Keras version and save date unknown")
+        info = archive.getinfo(WEIGHTS_MEMBER)
+        h5 = _open_weights_member(path, archive, info, display, resources)
+    layout = read_keras3_layout(h5, display, config=config)
+    metadata: dict[str, Any] = {
+        "kind": "archive",
+        "keras_version": _str_or_none(saved.get("keras_version")),
+        "date_saved": _str_or_none(saved.get("date_saved")),
+        "model_class": _str_or_none(config.get("class_name")),
+        "weights_member_compression": _compression_name(info.compress_type),
+        "assets": sorted(
+            n[len(ASSETS_PREFIX) :] for n in names if n.startswith(ASSETS_PREFIX) and not n.endswith("/")
+        ),
+        **layout.metadata(),
+    }
+    inner = config.get("config")
+    if isinstance(inner, dict) and isinstance(inner.get("name"), str):
+        metadata["model_name"] = inner["name"]
+    return Artifact(
+        path=display,
+        format=FORMAT_KERAS_ARCHIVE,
+        entries=layout.entries,
+        resolved=str(path),
+        layers=layout.layers,
+        config=config,
+        metadata=metadata,
+        notes=tuple(notes) + layout.notes,
+        resources=resources,
+    )
+
+
+def _check_members(names: list[str], display: str) -> None:
+    missing = [m for m in (CONFIG_MEMBER, WEIGHTS_MEMBER) if m not in names]
+    if not missing:
+        return
+    if missing == [WEIGHTS_MEMBER] and NPZ_WEIGHTS_MEMBER in names:
+        raise UnknownArtifactKind(
+            f"{display}: .keras archive stores its weights as {NPZ_WEIGHTS_MEMBER}, "
+            "which ckptdiff does not read"
+        )
+    present = summarize(names) if names else "none"
+    raise NotKerasArchive(
+        f"{display}: zip archive is not a Keras .keras file: "
+        f"no {' and no '.join(missing)} (members: {present})"
+    )
+
+
+def _read_json_member(archive: zipfile.ZipFile, name: str, display: str) -> Any:
+    info = archive.getinfo(name)
+    if info.file_size > MAX_JSON_MEMBER:
+        raise CorruptArtifact(
+            f"{display}: {name} declares {info.file_size} bytes, more than a config can hold"
+        )
+    try:
+        text = archive.read(name).decode("utf-8")
+        return json.loads(text)
+    except UnicodeDecodeError:
+        raise CorruptArtifact(f"{display}: {name} is not UTF-8 text") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CorruptArtifact(f"{display}: {name} is not valid JSON ({one_line(exc)})") from None
+
+
+def _open_weights_member(
+    path: Path,
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    display: str,
+    resources: contextlib.ExitStack,
+) -> h5py.File:
+    if info.flag_bits & ZIP_FLAG_ENCRYPTED:
+        raise UnreadableArtifact(f"{display}: {WEIGHTS_MEMBER} is encrypted")
+    if info.compress_type == zipfile.ZIP_STORED:
+        if info.compress_size != info.file_size:
+            raise CorruptArtifact(
+                f"{display}: stored member {WEIGHTS_MEMBER} declares {info.compress_size} bytes on disk "
+                f"but {info.file_size} uncompressed"
+            )
+        raw = resources.enter_context(open(path, "rb"))
+        start = _member_data_offset(raw, info, display)
+        window = resources.enter_context(ZipMemberWindow(raw, start, info.file_size))
+        h5 = open_hdf5_readonly(window, display, member=WEIGHTS_MEMBER)
+    else:
+        if info.file_size >= MAX_IN_MEMORY_WEIGHTS:
+            raise UnreadableArtifact(
+                f"{display}: {WEIGHTS_MEMBER} is compressed and {info.file_size} bytes uncompressed, "
+                f"over the {MAX_IN_MEMORY_WEIGHTS >> 30} GiB in-memory bound; "
+                "extract it and read the .weights.h5 directly"
+            )
+        buffer = io.BytesIO(archive.read(info))  # checks the member's CRC-32
+        h5 = open_hdf5_readonly(buffer, display, member=WEIGHTS_MEMBER)
+    resources.callback(h5.close)
+    return h5
+
+
+def _member_data_offset(raw: BinaryIO, info: zipfile.ZipInfo, display: str) -> int:
+    """Where a member's bytes start: after its local header, whose name and extra lengths may differ
+    from the central directory's."""
+    raw.seek(info.header_offset)
+    header = raw.read(ZIP_LOCAL_HEADER.size)
+    if len(header) != ZIP_LOCAL_HEADER.size or header[:4] != ZIP_LOCAL_SIGNATURE:
+        raise CorruptArtifact(
+            f"{display}: bad local header for {info.filename} at offset {info.header_offset}"
+        )
+    fields = ZIP_LOCAL_HEADER.unpack(header)
+    name_length, extra_length = fields[9], fields[10]
+    start = info.header_offset + ZIP_LOCAL_HEADER.size + name_length + extra_length
+    raw.seek(0, io.SEEK_END)
+    end = raw.tell()
+    if start + info.file_size > end:
+        raise CorruptArtifact(
+            f"{display}: {info.filename} needs bytes {start}..{start + info.file_size} but the file has {end}"
+        )
+    return start
+
+
+class ZipMemberWindow(io.RawIOBase):
+    """A read-only, seekable view of size bytes starting at start of an open binary file."""
+
+    def __init__(self, raw: BinaryIO, start: int, size: int) -> None:
+        super().__init__()
+        self._raw = raw
+        self._start = start
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        count = max(0, min(len(view), self._size - self._pos))
+        if count == 0:
+            return 0
+        self._raw.seek(self._start + self._pos)
+        got = self._raw.readinto(view[:count]) or 0
+        self._pos += got
+        return got
+
+
+def _compression_name(compress_type: int) -> str:
+    return {
+        zipfile.ZIP_STORED: "stored",
+        zipfile.ZIP_DEFLATED: "deflated",
+        zipfile.ZIP_BZIP2: "bzip2",
+        zipfile.ZIP_LZMA: "lzma",
+    }.get(compress_type, f"method {compress_type}")
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+# --- container keys from config.json ---------------------------------------------------------------
+
+
+def to_snake_case(name: str) -> str:
+    """keras.src.utils.naming.to_snake_case: how Keras 3 turns a class name into a container key."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+@dataclass(frozen=True)
+class ConfiguredLayer:
+    """What config.json says about the object Keras saves at one container path."""
+
+    name: str | None
+    class_name: str
+
+
+@dataclass
+class ConfigContainers:
+    """Container paths derived from config.json: the layer at each path, and each list's element order."""
+
+    layers: dict[str, ConfiguredLayer] = field(default_factory=dict)
+    list_orders: dict[str, list[str]] = field(default_factory=dict)
+
+
+def containers_from_config(config: Any) -> ConfigContainers:
+    """Derive Keras 3 container paths from a model config, by Keras' own naming rule.
+
+    Every `layers` list of a Sequential or Functional config (nested models included) is numbered the
+    way `_save_container_state` numbers `model.layers`: snake_case of the class name, `_1`, `_2`, ...
+    for repeats; a Sequential's leading InputLayer is not in `model.layers` and is skipped.
+    """
+    found = ConfigContainers()
+    if isinstance(config, dict):
+        _walk_config(config, "", found)
+    return found
+
+
+def _walk_config(layer_config: dict[str, Any], prefix: str, found: ConfigContainers) -> None:
+    inner = layer_config.get("config")
+    layer_list = inner.get("layers") if isinstance(inner, dict) else None
+    if not isinstance(layer_list, list):
+        return
+    if layer_config.get("class_name") == "Sequential" and layer_list:
+        first = layer_list[0]
+        if isinstance(first, dict) and first.get("class_name") == INPUT_LAYER_CLASS:
+            layer_list = layer_list[1:]
+    list_path = _join(prefix, LAYERS_GROUP)
+    used: dict[str, int] = {}
+    order: list[str] = []
+    for item in layer_list:
+        if not isinstance(item, dict) or not isinstance(item.get("class_name"), str):
+            continue
+        key = _unique_name(to_snake_case(item["class_name"]), used)
+        path = _join(list_path, key)
+        order.append(key)
+        found.layers[path] = ConfiguredLayer(name=_config_layer_name(item), class_name=item["class_name"])
+        _walk_config(item, path, found)
+    found.list_orders[list_path] = order
+
+
+def _unique_name(name: str, used: dict[str, int]) -> str:
+    """keras.src.saving.saving_lib._get_unique_name."""
+    if name in used:
+        used[name] += 1
+        return f"{name}_{used[name]}"
+    used[name] = 0
+    return name
+
+
+def _config_layer_name(item: dict[str, Any]) -> str | None:
+    name = item.get("name")
+    if not isinstance(name, str) and isinstance(item.get("config"), dict):
+        name = item["config"].get("name")
+    return name if isinstance(name, str) else None
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}/{name}" if prefix else name
+
+
+# --- the weights layout ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Keras3Layout:
+    """What read_keras3_layout found in a Keras 3 weights file."""
+
+    entries: tuple[TensorEntry, ...]
+    layers: tuple[LayerRecord, ...]
+    notes: tuple[str, ...]
+    layers_group: str | None
+
+    def metadata(self) -> dict[str, Any]:
+        """Format facts for Artifact.metadata."""
+        return {
+            "has_optimizer_weights": any(e.group == "optimizer" for e in self.entries),
+            "layers_group": self.layers_group,
+        }
+
+
+def read_keras3_layout(h5: h5py.File, display: str, config: dict[str, Any] | None) -> Keras3Layout:
+    """List every container and variable of a Keras 3 weights file, in Keras' visit order.
+
+    Args:
+        h5: the open weights file (on disk or inside an archive).
+        display: the user-facing name, for messages.
+        config: the archive's parsed config.json, or None for a bare `.weights.h5`.
+    """
+    derived = containers_from_config(config)
+    legacy_layers = LEGACY_LAYERS_GROUP in h5 and LAYERS_GROUP not in h5
+    layers_group = LEGACY_LAYERS_GROUP if legacy_layers else LAYERS_GROUP
+    if legacy_layers:
+        derived = _rename_layers_group(derived)
+    entries: dict[str, TensorEntry] = {}
+    records: list[LayerRecord] = []
+    notes: list[str] = []
+    odd_names: list[str] = []
+    skipped_links: list[str] = []
+    for container in _iter_containers(h5, "", derived, skipped_links):
+        group = container_group(container.path)
+        keys: list[str] = []
+        names = _name_chain(h5, container.path, derived, display)
+        for index, dataset in _vars_in_order(container.vars, odd_names):
+            paths = (f"{names}/{VARS_GROUP}/{index}",) if names and group == "model" else ()
+            entry = make_h5_entry(dataset, group, paths)
+            entries.setdefault(entry.key, entry)
+            keys.append(entry.key)
+        if group != "model" or (container.path == "" and not keys):
+            continue
+        configured = derived.layers.get(container.path)
+        records.append(
+            LayerRecord(
+                name=container.path,
+                weight_keys=tuple(keys),
+                class_name=configured.class_name if configured else None,
+                layer_name=(configured.name if configured else None) or _vars_name(container.vars, display),
+            )
+        )
+    stray = [d for d in all_datasets(h5) if d.name.lstrip("/") not in entries]
+    for dataset in stray:
+        key = dataset.name.lstrip("/")
+        entries[key] = make_h5_entry(dataset, container_group(key))
+    if stray:
+        notes.append(
+            f"{len(stray)} dataset(s) are not variables of any container's vars group (Keras' loader "
+            f"ignores them): {summarize([d.name.lstrip('/') for d in stray])}"
+        )
+    if odd_names:
+        notes.append(
+            f"vars groups hold named rather than numbered variables (few layers write them, e.g. "
+            f"StringLookup's idf_weights); listed after the numbered ones: {summarize(odd_names)}"
+        )
+    if skipped_links:
+        notes.append(f"links to other files were not followed: {summarize(skipped_links)}")
+    notes.extend(_config_mismatches(h5, derived, records))
+    return Keras3Layout(
+        entries=tuple(entries.values()),
+        layers=tuple(records),
+        notes=tuple(notes),
+        layers_group=layers_group if layers_group in h5 else None,
+    )
+
+
+def container_group(path: str) -> Group:
+    """The TensorEntry group of anything stored under a container path."""
+    root = path.split("/", 1)[0]
+    if root == OPTIMIZER_GROUP:
+        return "optimizer"
+    if root in METRICS_ROOTS:
+        return "bookkeeping"
+    return "model"
+
+
+@dataclass(frozen=True)
+class _Container:
+    path: str
+    vars: h5py.Group
+
+
+def _iter_containers(
+    group: h5py.Group, path: str, derived: ConfigContainers, skipped_links: list[str]
+) -> Iterator[_Container]:
+    """Depth-first, in Keras' visit order, every container that has a `vars` group."""
+    children: dict[str, h5py.Group] = {}
+    for name in group:
+        link = group.get(name, getlink=True)
+        if not isinstance(link, (h5py.HardLink, h5py.SoftLink)):
+            skipped_links.append(_join(path, name))
+            continue
+        child = group[name]
+        if isinstance(child, h5py.Group):
+            children[name] = child
+    own_vars = children.pop(VARS_GROUP, None)
+    if own_vars is not None:
+        yield _Container(path, own_vars)
+    for name in _child_order(path, list(children), is_list=own_vars is None and path != "", derived=derived):
+        yield from _iter_containers(children[name], _join(path, name), derived, skipped_links)
+
+
+def _child_order(path: str, names: list[str], *, is_list: bool, derived: ConfigContainers) -> list[str]:
+    configured = derived.list_orders.get(path)
+    if configured is not None:
+        known = [n for n in configured if n in names]
+        return known + sorted((n for n in names if n not in configured), key=list_element_key)
+    if is_list:
+        return sorted(names, key=list_element_key)
+    first = [n for n in (LAYERS_GROUP, LEGACY_LAYERS_GROUP) if n in names]
+    return first + sorted((n for n in names if n not in first), key=_attribute_key)
+
+
+def _attribute_key(name: str) -> str:
+    """keras.src.saving.saving_lib._name_key: private attributes are visited last."""
+    return f"~{name}" if name.startswith("_") else name
+
+
+def list_element_key(name: str) -> tuple[str, int]:
+    """`dense` < `dense_1` < `dense_2` < `dense_10`: the order _get_unique_name numbers a list."""
+    m = _NUMERIC_SUFFIX.match(name)
+    assert m is not None  # the pattern matches every string
+    return (m.group("base"), int(m.group("n") or 0))
+
+
+def _vars_in_order(vars_group: h5py.Group, odd_names: list[str]) -> Iterator[tuple[str, h5py.Dataset]]:
+    numeric: list[tuple[int, str]] = []
+    other: list[str] = []
+    for name in vars_group:
+        if not isinstance(vars_group.get(name, getlink=True), (h5py.HardLink, h5py.SoftLink)):
+            continue
+        if not isinstance(vars_group[name], h5py.Dataset):
+            continue
+        if name.isdigit():
+            numeric.append((int(name), name))
+        else:
+            other.append(name)
+            odd_names.append(f"{vars_group.name.lstrip('/')}/{name}")
+    for _, name in sorted(numeric):
+        yield name, vars_group[name]
+    for name in sorted(other):
+        yield name, vars_group[name]
+
+
+def _vars_name(vars_group: h5py.Group, display: str) -> str | None:
+    if NAME_ATTR not in vars_group.attrs:
+        return None
+    return decode_text(vars_group.attrs[NAME_ATTR], f"attribute name of {vars_group.name}", display)
+
+
+def _name_chain(h5: h5py.File, path: str, derived: ConfigContainers, display: str) -> str:
+    """`inner/dense_2` for `layers/sequential/layers/dense`: the names of the named containers on the
+    way, list containers dropped; empty when no container on the way records a name."""
+    if not path:
+        return ""
+    parts = path.split("/")
+    chain: list[str] = []
+    any_named = False
+    for depth in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:depth])
+        configured = derived.layers.get(prefix)
+        name = configured.name if configured else None
+        node = h5.get(prefix)
+        vars_group = node.get(VARS_GROUP) if isinstance(node, h5py.Group) else None
+        if name is None and isinstance(vars_group, h5py.Group):
+            name = _vars_name(vars_group, display)
+        if name is not None:
+            chain.append(name)
+            any_named = True
+        elif configured is not None or isinstance(vars_group, h5py.Group):
+            chain.append(parts[depth - 1])
+        # otherwise a list container (`layers`, `container`): it names no object
+    return "/".join(chain) if any_named else ""
+
+
+def _rename_layers_group(derived: ConfigContainers) -> ConfigContainers:
+    """Keras 3 loads a `_layer_checkpoint_dependencies` file by renaming `layers` in every path."""
+
+    def rename(path: str) -> str:
+        return "/".join(LEGACY_LAYERS_GROUP if p == LAYERS_GROUP else p for p in path.split("/"))
+
+    return ConfigContainers(
+        layers={rename(k): v for k, v in derived.layers.items()},
+        list_orders={rename(k): v for k, v in derived.list_orders.items()},
+    )
+
+
+def _config_mismatches(h5: h5py.File, derived: ConfigContainers, records: list[LayerRecord]) -> list[str]:
+    """Containers with variables in a configured list that config.json does not produce."""
+    if not derived.list_orders:
+        return []
+    unexpected = [
+        r.name
+        for r in records
+        if r.weight_keys
+        and "/" in r.name
+        and r.name.rsplit("/", 1)[0] in derived.list_orders
+        and r.name not in derived.layers
+    ]
+    if not unexpected:
+        return []
+    return [
+        f"{len(unexpected)} container(s) hold variables but config.json declares no layer there, so "
+        f"Keras' loader would not assign them: {summarize(unexpected)}"
+    ]
