@@ -36,6 +36,7 @@ class _PairAccumulator:
     sq_b: float = 0.0
     dot: float = 0.0
     changed: int = 0
+    nonfinite_mismatch: int = 0
 
     def add(self, a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> None:
         a64 = a.astype(np.float64, copy=False)
@@ -50,8 +51,7 @@ class _PairAccumulator:
         self.n += a.size
         finite = np.isfinite(a64) & np.isfinite(b64)
         if not finite.all():
-            if (~finite & ~both_nan & ~equal).any():
-                self.max_abs = math.inf
+            self.nonfinite_mismatch += int(np.count_nonzero(~finite & ~equal))
             a64, b64, diff = a64[finite], b64[finite], diff[finite]
         if diff.size:
             self.max_abs = max(self.max_abs, float(diff.max()))
@@ -69,7 +69,7 @@ def compare_entries(a: TensorEntry, b: TensorEntry, atol: float, rtol: float) ->
     """Measures of one same-shape pair, from one lock-step pass over both sides' chunks."""
     if not (is_numeric_dtype(a.dtype) and is_numeric_dtype(b.dtype)):
         same = np.array_equal(np.asarray(a.read()), np.asarray(b.read()))
-        return {"max_abs_diff": None, "rel_l2": None, "cosine": None, "changed_fraction": 0.0 if same else 1.0}
+        return {"max_abs_diff": None, "rel_l2": None, "cosine": None, "changed_fraction": 0.0 if same else 1.0, "nonfinite_mismatch": 0}
     acc = _PairAccumulator()
     chunks_b = b.iter_chunks()
     pending = np.empty(0)
@@ -88,6 +88,7 @@ def compare_entries(a: TensorEntry, b: TensorEntry, atol: float, rtol: float) ->
         "rel_l2": math.sqrt(acc.sq_diff) / norm_a if norm_a > 0 else (0.0 if acc.sq_diff == 0 else None),
         "cosine": acc.dot / (norm_a * norm_b) if norm_a > 0 and norm_b > 0 else None,
         "changed_fraction": acc.changed / acc.n if acc.n else 0.0,
+        "nonfinite_mismatch": acc.nonfinite_mismatch,
         "_sq_diff": acc.sq_diff,
         "_sq_a": acc.sq_a,
     }

@@ -2,11 +2,12 @@
 
 Schemes, tried in order; each pairs only what is still unpaired and says how it paired:
 
-1. `key`: identical storage keys (same format family, or formats sharing a naming).
-2. `object-path`: an object-graph path recorded on both sides, allowing one side to sit one level
+1. `object-path` over model paths: an object-graph path outside the optimizer recorded on both sides.
+2. `key`: identical storage keys (same format family, or formats sharing a naming).
+3. `object-path` over every recorded path, allowing one side to sit one level
    deeper (`model/dense/kernel` in a training checkpoint vs `dense/kernel` in the SavedModel of the
    same module).
-3. `layer-weight`: (layer name, weight position) for Keras files: legacy H5 records layer names and
+4. `layer-weight`: (layer name, weight position) for Keras files: legacy H5 records layer names and
    weight order, Keras 3 files record layer names (config.json or `vars` name attributes) and
    `vars/<i>` order; both orders are trainable-then-non-trainable.
 
@@ -28,6 +29,9 @@ ALIGN_OBJECT_PATH = "object-path"
 ALIGN_LAYER_WEIGHT = "layer-weight"
 ALIGN_MODEL = "model"
 
+STRUCTURE_KEYS = frozenset({"_CHECKPOINTABLE_OBJECT_GRAPH"})
+"""Entries that describe structure rather than hold weights; alignment itself compares them."""
+
 _VARS_INDEX = re.compile(r"^(?P<layer>.+)/vars/(?P<i>\d+)$")
 
 
@@ -46,9 +50,9 @@ class AlignedPair:
 def model_name(entry: TensorEntry) -> str:
     """The name that says where a tensor lives in the model: the first recorded path outside the optimizer, else the key."""
     for path in entry.paths:
-        if not path.startswith("optimizer/"):
+        if "optimizer" not in path.split("/"):
             return path
-    return entry.key
+    return entry.paths[0] if entry.paths else entry.key
 
 
 def _unique_index(entries: Iterable[TensorEntry], names: Callable[[TensorEntry], Iterable[str]]) -> dict[str, TensorEntry]:
@@ -65,6 +69,10 @@ def _unique_index(entries: Iterable[TensorEntry], names: Callable[[TensorEntry],
 
 def _object_paths(e: TensorEntry) -> list[str]:
     return [p for p in e.paths if "/vars/" not in p and not p.endswith(":0")]
+
+
+def _model_paths(e: TensorEntry) -> list[str]:
+    return [p for p in _object_paths(e) if "optimizer" not in p.split("/")]
 
 
 def _strip_first(path: str) -> str:
@@ -107,13 +115,9 @@ def align_entries(a: Artifact, b: Artifact) -> list[AlignedPair]:
     Returns:
         Pairs in A's storage order, then B's unpaired entries in B's order.
     """
-    left = {e.key: e for e in a.entries}
-    right = {e.key: e for e in b.entries}
+    left = {e.key: e for e in a.entries if e.key not in STRUCTURE_KEYS}
+    right = {e.key: e for e in b.entries if e.key not in STRUCTURE_KEYS}
     pairs: list[AlignedPair] = []
-    for key in list(left):
-        if key in right:
-            entry = left.pop(key)
-            pairs.append(AlignedPair(entry, right.pop(key), ALIGN_KEY, model_name(entry)))
 
     def pair_by(how: str, names_a: Callable[[TensorEntry], Iterable[str]], names_b: Callable[[TensorEntry], Iterable[str]]) -> None:
         index_b = _unique_index(right.values(), names_b)
@@ -123,6 +127,13 @@ def align_entries(a: Artifact, b: Artifact) -> list[AlignedPair]:
             if eb is not None and ea.key in left and eb.key in right:
                 pairs.append(AlignedPair(left.pop(ea.key), right.pop(eb.key), how, name))
 
+    # Model paths first: Keras 3 stores a kernel under whichever path reaches it first
+    # (`optimizer/_trainable_variables/N`), and N shifts when the optimizer's variable list does.
+    pair_by(ALIGN_OBJECT_PATH, _model_paths, _model_paths)
+    for key in list(left):
+        if key in right:
+            entry = left.pop(key)
+            pairs.append(AlignedPair(entry, right.pop(key), ALIGN_KEY, model_name(entry)))
     pair_by(ALIGN_OBJECT_PATH, _object_paths, _object_paths)
     if left and right:
         depth = _best_depth_offset(list(left.values()), list(right.values()))

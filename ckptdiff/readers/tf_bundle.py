@@ -277,7 +277,7 @@ def read_table(path: Path, display: str | None = None) -> list[tuple[bytes, memo
     _read_block(data, metaindex, footer, f"{what}: metaindex")
     entries: list[tuple[bytes, memoryview]] = []
     for _, handle_bytes in _iter_block(_read_block(data, index, footer, f"{what}: index block"), f"{what}: index block"):
-        handle, used = _read_handle(handle_bytes, 0, len(handle_bytes), f"{what}: index block")
+        handle, _ = _read_handle(handle_bytes, 0, len(handle_bytes), f"{what}: index block")
         block_what = f"{what}: data block at {handle.offset}"
         for key, value in _iter_block(_read_block(data, handle, footer, block_what), block_what):
             if entries and key <= entries[-1][0]:

@@ -169,6 +169,8 @@ class TensorDiff:
     cosine: float | None = None
     changed_fraction: float | None = None
     """Fraction of elements outside atol + rtol * |b|."""
+    nonfinite_mismatch: int | None = None
+    """Elements where NaN or Inf stands on one side only (a change; excluded from the other measures)."""
 
 
 @dataclass(frozen=True)

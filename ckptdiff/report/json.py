@@ -158,10 +158,11 @@ def render_diff_json(report: DiffReport, only: str = "all") -> str:
                 "shape_b": None if t.shape_b is None else list(t.shape_b),
                 "dtype_a": t.dtype_a,
                 "dtype_b": t.dtype_b,
-                "max_abs_diff": _finite_or_none(t.max_abs_diff) if t.max_abs_diff != float("inf") else "inf",
+                "max_abs_diff": _finite_or_none(t.max_abs_diff),
                 "rel_l2": _finite_or_none(t.rel_l2),
                 "cosine": _finite_or_none(t.cosine),
                 "changed_fraction": t.changed_fraction,
+                "nonfinite_mismatch": t.nonfinite_mismatch,
             }
             for t in report.tensors
             if _selected(t.status, only)

@@ -126,9 +126,10 @@ def render_diff_table(report: DiffReport, only: str = "all") -> str:
             t.key_a or "-", key_b, t.status, shape, t.aligned_by or "-",
             number(t.max_abs_diff), number(t.rel_l2), number(t.cosine),
             "-" if t.changed_fraction is None else f"{100 * t.changed_fraction:.1f}%",
+            t.nonfinite_mismatch if t.nonfinite_mismatch else "",
         ])
     lines.append("")
-    headers = ["key in a", "key in b", "status", "shape", "aligned by", "max |a-b|", "rel L2", "cosine", "changed"]
+    headers = ["key in a", "key in b", "status", "shape", "aligned by", "max |a-b|", "rel L2", "cosine", "changed", "nan/inf"]
     lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else f"(no pairs with status {only})")
     if report.layers:
         lines.append("")
