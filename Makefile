@@ -1,10 +1,11 @@
 # ckptdiff developer entry points. `make test` and `make demo` work on a fresh clone.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+CKPTDIFF := $(VENV)/bin/ckptdiff
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test demo samples bench clean
+.PHONY: install test demo samples readme bench bench-detect clean
 
 install: $(STAMP)
 
@@ -17,11 +18,25 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The main job on bundled samples: list a file, then check two restores (the first one fails on purpose).
 demo: $(STAMP)
-	$(VENV)/bin/ckptdiff inspect sample_checkpoints/keras3/model.weights.h5
+	$(CKPTDIFF) inspect sample_checkpoints/keras3/model.weights.h5 --group model
+	-$(CKPTDIFF) check sample_checkpoints/scenarios/scope_mistake/model.ckpt --model sample_checkpoints/scenario_models.py:tf1_module
+	$(CKPTDIFF) check sample_checkpoints/tf2 --model sample_checkpoints/models.py:build_keras3
 
 samples: $(STAMP)
 	$(PY) sample_checkpoints/make_samples.py
+	$(PY) sample_checkpoints/make_scenarios.py
+	$(PY) sample_checkpoints/make_diff_samples.py
+
+readme: $(STAMP)
+	$(PY) scripts/readme_examples.py
+
+bench: $(STAMP)
+	$(PY) bench/speed.py
+
+bench-detect: $(STAMP)
+	$(PY) bench/detect.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
