@@ -72,6 +72,14 @@ class TensorEntry:
         return n
 
     @property
+    def model_path(self) -> str:
+        """Where the tensor lives in the model: the first recorded path outside any optimizer, else the first path, else the key."""
+        for path in self.paths:
+            if "optimizer" not in path.split("/"):
+                return path
+        return self.paths[0] if self.paths else self.key
+
+    @property
     def byte_size(self) -> int | None:
         """Bytes of the values: as stored when known, else elements times item size (None for strings)."""
         if self.nbytes is not None:

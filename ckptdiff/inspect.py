@@ -62,6 +62,7 @@ def inspect_artifact(
             group=e.group,
             nbytes=e.byte_size,
             paths=e.paths,
+            model_path=e.model_path,
             stats=compute_stats(e.iter_chunks(), e.dtype) if with_stats else None,
         )
         for e in selected

@@ -47,14 +47,6 @@ class AlignedPair:
     """The shared name they were paired under (the layer/weight name when known)."""
 
 
-def model_name(entry: TensorEntry) -> str:
-    """The name that says where a tensor lives in the model: the first recorded path outside the optimizer, else the key."""
-    for path in entry.paths:
-        if "optimizer" not in path.split("/"):
-            return path
-    return entry.paths[0] if entry.paths else entry.key
-
-
 def _unique_index(entries: Iterable[TensorEntry], names: Callable[[TensorEntry], Iterable[str]]) -> dict[str, TensorEntry]:
     """Map each name to its entry, dropping names that more than one entry claims."""
     seen: dict[str, TensorEntry] = {}
@@ -133,7 +125,7 @@ def align_entries(a: Artifact, b: Artifact) -> list[AlignedPair]:
     for key in list(left):
         if key in right:
             entry = left.pop(key)
-            pairs.append(AlignedPair(entry, right.pop(key), ALIGN_KEY, model_name(entry)))
+            pairs.append(AlignedPair(entry, right.pop(key), ALIGN_KEY, entry.model_path))
     pair_by(ALIGN_OBJECT_PATH, _object_paths, _object_paths)
     if left and right:
         depth = _best_depth_offset(list(left.values()), list(right.values()))

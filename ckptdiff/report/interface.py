@@ -39,6 +39,8 @@ class TensorRow:
     """Other names the format records for the tensor (object paths, layer/weight names)."""
     stats: TensorStats | None
     """None with --no-stats or for non-numeric dtypes."""
+    model_path: str = ""
+    """The recorded path that says where the tensor lives in the model (outside any optimizer)."""
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ def tensor_json(row: TensorRow) -> dict[str, Any]:
         "group": row.group,
         "nbytes": row.nbytes,
         "paths": list(row.paths),
+        "model_path": row.model_path,
         "stats": None if row.stats is None else {k: _finite_or_none(v) for k, v in asdict(row.stats).items()},
     }
 

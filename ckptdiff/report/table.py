@@ -19,10 +19,7 @@ def render_artifact_header(info: ArtifactInfo) -> list[str]:
 
 def _model_path(row: TensorRow) -> str:
     """The recorded path that names the tensor in the model, when it differs from the key."""
-    for path in row.paths:
-        if not row.key.startswith(path):
-            return path
-    return ""
+    return "" if not row.model_path or row.key.startswith(row.model_path) else row.model_path
 
 
 def render_inspect_table(report: InspectReport) -> str:
