@@ -28,8 +28,9 @@ FORMATS = (
     FORMAT_KERAS_ARCHIVE,
 )
 
-DEFAULT_CHUNK_ELEMENTS = 1 << 18
-"""256 Ki elements (1 MiB of float32): large enough to amortise numpy call overhead, small enough for L2."""
+DEFAULT_CHUNK_ELEMENTS = 1 << 16
+"""64 Ki elements (256 KiB of float32): large enough to amortise numpy call overhead, small enough
+that a chunk and its scratch copy stay in L2 across the several reductions made over it."""
 
 
 class TensorSource(Protocol):

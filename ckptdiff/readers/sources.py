@@ -35,6 +35,10 @@ class MemmapSource:
     def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
         return _flat_chunks(self._flat(), max_elements)
 
+    def sample_flat(self, indices: np.ndarray) -> np.ndarray:
+        """Values at flat C-order indices; only the pages holding them are touched."""
+        return self._flat()[indices]
+
 
 @dataclass(frozen=True)
 class ArraySource:
@@ -48,6 +52,10 @@ class ArraySource:
     def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
         return _flat_chunks(np.ascontiguousarray(self.array).reshape(-1), max_elements)
 
+    def sample_flat(self, indices: np.ndarray) -> np.ndarray:
+        """Values at flat C-order indices."""
+        return np.asarray(self.array).reshape(-1)[indices]
+
 
 @dataclass(frozen=True)
 class LazySource:
@@ -60,6 +68,10 @@ class LazySource:
 
     def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
         return _flat_chunks(np.ascontiguousarray(self.load()).reshape(-1), max_elements)
+
+    def sample_flat(self, indices: np.ndarray) -> np.ndarray:
+        """Values at flat C-order indices (the loader has no partial read, so this loads the tensor)."""
+        return np.asarray(self.load()).reshape(-1)[indices]
 
 
 @dataclass(frozen=True)
@@ -87,3 +99,21 @@ class H5DatasetSource:
         rows_per_chunk = max(1, max_elements // row)
         for start in range(0, ds.shape[0], rows_per_chunk):
             yield self._view(ds[start : start + rows_per_chunk]).reshape(-1)
+
+    def sample_flat(self, indices: np.ndarray) -> np.ndarray:
+        """Values at flat C-order indices, read with an HDF5 point selection (only their chunks are read)."""
+        import h5py
+
+        ds = self.dataset
+        indices = np.asarray(indices, dtype=np.int64)
+        if ds.ndim == 0 or indices.size == 0:
+            return self._view(ds[()]).reshape(-1)[indices]
+        order = np.argsort(indices, kind="stable")
+        coords = np.stack(np.unravel_index(indices[order], ds.shape), axis=1).astype(np.uint64)
+        file_space = ds.id.get_space()
+        file_space.select_elements(coords)
+        out = np.empty(indices.size, dtype=ds.dtype)
+        ds.id.read(h5py.h5s.create_simple((indices.size,)), file_space, out)
+        values = np.empty_like(out)
+        values[order] = out
+        return self._view(values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -33,6 +34,23 @@ class TensorStats:
         return self.nan_count > 0 or self.inf_count > 0
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(dtype: np.dtype, n: int) -> np.ndarray:
+    """A reusable per-thread buffer: fresh temporaries of a chunk's size cost page faults every time."""
+    key = (np.dtype(dtype).str, n)
+    buffers = getattr(_SCRATCH, "buffers", None)
+    if buffers is None:
+        buffers = _SCRATCH.buffers = {}
+    buf = buffers.get(key)
+    if buf is None:
+        if len(buffers) > 8:
+            buffers.clear()
+        buf = buffers[key] = np.empty(n, dtype=dtype)
+    return buf
+
+
 @dataclass
 class _Accumulator:
     """Chan et al.'s parallel combination of (count, mean, M2), plus extrema and counters."""
@@ -49,28 +67,47 @@ class _Accumulator:
 
     def add(self, chunk: np.ndarray) -> None:
         self.total += chunk.size
-        if chunk.dtype.kind == "f":
-            finite = np.isfinite(chunk)
-            if not finite.all():
-                nans = int(np.count_nonzero(np.isnan(chunk)))
-                self.nans += nans
-                self.infs += int(chunk.size - np.count_nonzero(finite)) - nans
-                chunk = chunk[finite]
         if chunk.size == 0:
             return
-        self.zeros += int(chunk.size - np.count_nonzero(chunk))
-        n_b = chunk.size
-        sum_b = float(np.add.reduce(chunk, dtype=np.float64))
+        if chunk.dtype in (np.float32, np.float64):
+            self._add_float(chunk)
+        else:
+            self._merge(chunk, chunk.size, float(np.add.reduce(chunk, dtype=np.float64)), None)
+
+    def _add_float(self, chunk: np.ndarray) -> None:
+        # A finite sum proves every value finite (one NaN or Inf poisons the sum), so the masks
+        # are built only for chunks that need them. Within a chunk the native-precision pairwise
+        # sum and the dot product of the centred values are exact enough (relative 1e-6 and 1e-7
+        # of the spread at 64 Ki elements); chunks are combined in float64.
+        total = chunk.sum()
+        if not np.isfinite(total):
+            finite = np.isfinite(chunk)
+            nans = int(np.count_nonzero(np.isnan(chunk)))
+            self.nans += nans
+            self.infs += int(chunk.size - np.count_nonzero(finite)) - nans
+            chunk = chunk[finite]
+            if chunk.size == 0:
+                return
+            total = chunk.sum(dtype=np.float64)
+        self._merge(chunk, chunk.size, float(total), chunk.dtype)
+
+    def _merge(self, chunk: np.ndarray, n_b: int, sum_b: float, native: np.dtype | None) -> None:
         mean_b = sum_b / n_b
-        centred = chunk.astype(np.float64) - mean_b
-        m2_b = float(np.dot(centred, centred))
+        if native is not None:
+            shift = native.type(mean_b)
+            centred = np.subtract(chunk, shift, out=_scratch(native, n_b))
+            m2_b = float(np.dot(centred, centred)) - n_b * (mean_b - float(shift)) ** 2
+        else:
+            centred = chunk.astype(np.float64) - mean_b
+            m2_b = float(np.dot(centred, centred))
+        self.zeros += int(n_b - np.count_nonzero(chunk))
         self.lo = min(self.lo, float(chunk.min()))
         self.hi = max(self.hi, float(chunk.max()))
         n_a = self.n
         n = n_a + n_b
         delta = mean_b - self.mean
         self.mean += delta * n_b / n
-        self.m2 += m2_b + delta * delta * n_a * n_b / n
+        self.m2 += max(m2_b, 0.0) + delta * delta * n_a * n_b / n
         self.n = n
 
     def result(self) -> TensorStats:
