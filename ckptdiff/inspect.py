@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ckptdiff.artifact import GROUPS, Artifact, TensorEntry
 from ckptdiff.report.interface import ArtifactInfo, GroupSummary, InspectReport, TensorRow
-from ckptdiff.stats.moments import compute_stats
+from ckptdiff.stats.parallel import compute_all_stats
 
 ALL_GROUPS = "all"
 
@@ -35,6 +35,7 @@ def inspect_artifact(
     filters: tuple[str, ...] = (),
     group: str = ALL_GROUPS,
     with_stats: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> InspectReport:
     """Build the inspect report of an artifact.
 
@@ -42,7 +43,8 @@ def inspect_artifact(
         artifact: an open artifact.
         filters: glob patterns; when given, only entries whose key or a path matches one are kept.
         group: `model`, `optimizer`, `bookkeeping` or `all`.
-        with_stats: compute per-tensor statistics (one streaming pass per tensor).
+        with_stats: compute per-tensor statistics (one streaming pass per tensor, on all cores).
+        progress: called with the number of elements done, as work finishes.
 
     Returns:
         The report: rows ordered model, optimizer, bookkeeping, each in storage order, and a
@@ -54,6 +56,7 @@ def inspect_artifact(
         if (group == ALL_GROUPS or e.group == group) and (not filters or matches_any(e, filters))
     ]
     selected.sort(key=lambda e: GROUPS.index(e.group))
+    stats = compute_all_stats(selected, progress=progress) if with_stats else [None] * len(selected)
     rows = tuple(
         TensorRow(
             key=e.key,
@@ -63,9 +66,9 @@ def inspect_artifact(
             nbytes=e.byte_size,
             paths=e.paths,
             model_path=e.model_path,
-            stats=compute_stats(e.iter_chunks(), e.dtype) if with_stats else None,
+            stats=s,
         )
-        for e in selected
+        for e, s in zip(selected, stats)
     )
     summary = tuple(
         GroupSummary(

@@ -35,6 +35,10 @@ class MemmapSource:
     def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
         return _flat_chunks(self._flat(), max_elements)
 
+    def iter_range(self, start: int, stop: int, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
+        """Chunks of the flat elements [start, stop): lets one large tensor be split across threads."""
+        return _flat_chunks(self._flat()[start:stop], max_elements)
+
     def sample_flat(self, indices: np.ndarray) -> np.ndarray:
         """Values at flat C-order indices; only the pages holding them are touched."""
         return self._flat()[indices]

@@ -148,7 +148,7 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 
 def normal_cdf(z: np.ndarray) -> np.ndarray:
     """Standard normal CDF, elementwise (numpy has no erf; math.erf is exact enough and fast for 4096 values)."""
-    return 0.5 * (1.0 + _erf(np.asarray(z, dtype=np.float64) / math.sqrt(2.0)).astype(np.float64))
+    return 0.5 * (1.0 + np.asarray(_erf(np.asarray(z, dtype=np.float64) / math.sqrt(2.0)), dtype=np.float64))
 
 
 def normal_sf(z: float) -> float:

@@ -96,11 +96,15 @@ class _Accumulator:
         if native is not None:
             shift = native.type(mean_b)
             centred = np.subtract(chunk, shift, out=_scratch(native, n_b))
-            m2_b = float(np.dot(centred, centred)) - n_b * (mean_b - float(shift)) ** 2
+            m2_b = float(np.square(centred, out=centred).sum()) - n_b * (mean_b - float(shift)) ** 2
         else:
             centred = chunk.astype(np.float64) - mean_b
             m2_b = float(np.dot(centred, centred))
-        self.zeros += int(n_b - np.count_nonzero(chunk))
+        if native is not None:
+            # count_nonzero on floats holds the GIL; a comparison into a scratch mask does not.
+            self.zeros += int(np.count_nonzero(np.equal(chunk, 0, out=_scratch(np.dtype(np.bool_), n_b))))
+        else:
+            self.zeros += int(n_b - np.count_nonzero(chunk))
         self.lo = min(self.lo, float(chunk.min()))
         self.hi = max(self.hi, float(chunk.max()))
         n_a = self.n
@@ -108,6 +112,22 @@ class _Accumulator:
         delta = mean_b - self.mean
         self.mean += delta * n_b / n
         self.m2 += max(m2_b, 0.0) + delta * delta * n_a * n_b / n
+        self.n = n
+
+    def merge(self, other: "_Accumulator") -> None:
+        """Fold in an accumulator of another part of the same tensor (Chan's combination)."""
+        self.total += other.total
+        self.zeros += other.zeros
+        self.nans += other.nans
+        self.infs += other.infs
+        self.lo = min(self.lo, other.lo)
+        self.hi = max(self.hi, other.hi)
+        if other.n == 0:
+            return
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        self.mean += delta * other.n / n
+        self.m2 += other.m2 + delta * delta * self.n * other.n / n
         self.n = n
 
     def result(self) -> TensorStats:
@@ -148,9 +168,14 @@ def compute_stats(chunks: Iterable[np.ndarray], dtype: str) -> TensorStats | Non
     """
     if not is_numeric_dtype(dtype):
         return None
+    return accumulate(chunks, dtype).result()
+
+
+def accumulate(chunks: Iterable[np.ndarray], dtype: str) -> _Accumulator:
+    """One pass over chunks into an accumulator that can be merged with others of the same tensor."""
     acc = _Accumulator()
     for chunk in chunks:
         if dtype in _NARROW_FLOATS or chunk.dtype.kind == "b":
             chunk = chunk.astype(np.float32)
         acc.add(chunk)
-    return acc.result()
+    return acc
