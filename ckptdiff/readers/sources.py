@@ -16,6 +16,22 @@ def _flat_chunks(flat: np.ndarray, max_elements: int) -> Iterator[np.ndarray]:
         yield flat[start : start + max_elements]
 
 
+_RELEASE_BYTES = 32 << 20
+
+
+def _release(buffer: object, start: int, stop: int) -> int:
+    """madvise(DONTNEED) the whole pages inside [start, stop) of a read-only file mapping; returns the new start."""
+    if isinstance(buffer, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+        last = stop // mmap.PAGESIZE * mmap.PAGESIZE
+        if last > first:
+            try:
+                buffer.madvise(mmap.MADV_DONTNEED, first, last - first)
+            except (OSError, ValueError):
+                pass
+    return stop
+
+
 @dataclass(frozen=True)
 class MemmapSource:
     """A tensor stored as raw little-endian bytes at an offset of a memory-mapped file."""
@@ -33,11 +49,26 @@ class MemmapSource:
         return self._flat().reshape(self.shape)
 
     def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
-        return _flat_chunks(self._flat(), max_elements)
+        return self.iter_range(0, self._count(), max_elements)
 
     def iter_range(self, start: int, stop: int, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
-        """Chunks of the flat elements [start, stop): lets one large tensor be split across threads."""
-        return _flat_chunks(self._flat()[start:stop], max_elements)
+        """Chunks of the flat elements [start, stop): lets one large tensor be split across threads.
+
+        Pages already consumed are released from this process (the page cache keeps them), so a
+        pass over a checkpoint larger than memory holds at most one window resident.
+        """
+        flat = self._flat()
+        itemsize = flat.itemsize
+        released = self.offset + start * itemsize
+        for lo in range(start, stop, max_elements):
+            yield flat[lo : min(lo + max_elements, stop)]
+            done = self.offset + min(lo + max_elements, stop) * itemsize
+            if done - released >= _RELEASE_BYTES:
+                released = _release(self.buffer, released, done)
+        _release(self.buffer, released, self.offset + stop * itemsize)
+
+    def _count(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
 
     def sample_flat(self, indices: np.ndarray) -> np.ndarray:
         """Values at flat C-order indices; only the pages holding them are touched."""
