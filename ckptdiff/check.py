@@ -123,6 +123,7 @@ def check_restore(
                 entry_dtype=entry.dtype if entry is not None else None,
                 trainable=var.trainable,
                 layer=var.layer,
+                group=var.group,
                 detail=pairing.detail,
                 second_opinion=opinion,
             )
@@ -166,9 +167,11 @@ def check_restore(
 
 
 def _partial_layers(variables: list[VariableFinding]) -> list[PartialFinding]:
-    """Layers (or parent scopes) where some variables are restored and others are not."""
+    """Layers (or parent scopes) where some variables are restored and others are not; optimizer state is not a layer."""
     by_owner: dict[str, list[VariableFinding]] = defaultdict(list)
     for v in variables:
+        if v.group == "optimizer":
+            continue
         owner = v.layer or (v.path.rsplit("/", 1)[0] if "/" in v.path else "")
         if owner:
             by_owner[owner].append(v)
@@ -245,7 +248,15 @@ def _hints(
     found = hint_search.find_rewrites(missing, unexpected)
     explained = {by_path[p].index for h in found for p, _ in h.pairs}
     found += hint_search.find_same_shape_candidates([v for v, _ in missing], unexpected, explained)
+    shift = None
+    if result.loader == LOADER_OBJECT_GRAPH:
+        current = {p.variable: p.key for p in result.pairings}
+        shift = hint_search.find_layer_shift(list(live.variables), result.wanted, list(entries.values()), current)
+        if shift is not None:
+            found.append(shift)
     for f in variables:
+        if shift is not None and "layer_with_weights-" in (f.key or ""):
+            continue  # the shift explains these mismatches better than a changed head would
         if f.status == SHAPE_MISMATCH and f.key in entries:
             h = hint_search.explain_shape_mismatch(by_path[f.path], entries[f.key])
             if h is not None:
@@ -264,4 +275,4 @@ def _hints(
                     pairs=tuple((f.path, f.second_opinion[2] or "") for f in disagree),
                 )
             )
-    return tuple(HintInfo(h.kind, h.message, h.pairs, h.assignment_map) for h in found)
+    return tuple(HintInfo(h.kind, h.message, h.pairs, h.assignment_map, h.rename) for h in found)

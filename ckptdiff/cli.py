@@ -128,7 +128,7 @@ def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_
 
     Example:
 
-        ckptdiff check sample_checkpoints/scenarios/scope_mistake/model.ckpt --model sample_checkpoints/models.py:tf1_module
+        ckptdiff check sample_checkpoints/scenarios/scope_mistake/model.ckpt --model sample_checkpoints/scenario_models.py:tf1_module
     """
     from ckptdiff.check import check_restore
     from ckptdiff.live.spec import load_live_model

@@ -80,7 +80,7 @@ def _strip_index(name: str) -> str:
     return name[:-2] if name.endswith(":0") else name
 
 
-def _variable_record(index: int, var: Any, owner: tuple[str, Any] | None, kind: str) -> LiveVariable:
+def _variable_record(index: int, var: Any, owner: tuple[str, Any] | None, kind: str, group: str) -> LiveVariable:
     layer_name, layer = owner if owner else (None, None)
     short = _strip_index(str(getattr(var, "name", f"variable_{index}")))
     if kind == KIND_KERAS3:
@@ -102,6 +102,7 @@ def _variable_record(index: int, var: Any, owner: tuple[str, Any] | None, kind: 
         dtype=np.dtype(var.dtype.as_numpy_dtype).name if hasattr(var.dtype, "as_numpy_dtype") else str(var.dtype),
         trainable=bool(getattr(var, "trainable", True)),
         layer=layer_name,
+        group=group,
         initializer=init,
         fresh=fresh,
     )
@@ -148,9 +149,30 @@ def _object_graph(root: Any, table: _VariableTable, tf: Any) -> tuple[LiveNode, 
             kind=type(obj).__name__,
             children=tuple(children[n]),
             variable=table.index(obj) if _is_variable(obj, tf) else None,
+            optimizer=_is_optimizer(obj),
         )
         for n, obj in enumerate(order)
     )
+
+
+def _reachable_outside_optimizers(graph: tuple[LiveNode, ...]) -> set[int]:
+    """Variable indices reachable from the root without entering an optimizer node."""
+    seen = {0}
+    stack = [0]
+    found: set[int] = set()
+    while stack:
+        node = graph[stack.pop()]
+        if node.variable is not None:
+            found.add(node.variable)
+        for _, child in node.children:
+            if child not in seen and not graph[child].optimizer:
+                seen.add(child)
+                stack.append(child)
+    return found
+
+
+def _is_optimizer(obj: Any) -> bool:
+    return callable(getattr(obj, "apply_gradients", None)) and not callable(getattr(obj, "fit", None))
 
 
 def _keras_layers(model: Any, table: _VariableTable) -> tuple[LiveLayer, ...]:
@@ -186,9 +208,31 @@ def _keras3_store_layout(model: Any, table: _VariableTable) -> tuple[tuple[str, 
     for path, items in store.records.items():
         if not items:
             continue
-        ordered = sorted(items.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else kv[0])
-        layout.append((path, tuple(table.index(v) for _, v in ordered)))
+        ordered = [v for _, v in sorted(items.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else kv[0])]
+        if not all(_is_keras_variable(v) for v in ordered):
+            # Optimizers save `variable.numpy()` copies: map them back to the owner's variables by position.
+            owner = _resolve_attribute_path(model, path)
+            owned = list(getattr(owner, "variables", []) or [])
+            if len(owned) != len(ordered):
+                continue
+            ordered = owned
+        layout.append((path, tuple(table.index(v) for v in ordered)))
     return tuple(layout)
+
+
+def _is_keras_variable(value: Any) -> bool:
+    cls = _keras3_variable_class()
+    return cls is not None and isinstance(value, cls)
+
+
+def _resolve_attribute_path(model: Any, path: str) -> Any:
+    """Follow `optimizer` or `layer/attr` attribute names from the model; None when a step is not an attribute."""
+    obj = model
+    for part in path.split("/"):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
 
 
 def _keras3_owner_names(model: Any, table: _VariableTable) -> None:
@@ -226,8 +270,10 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
     graph = _object_graph(obj, table, tf)
     for var in list(getattr(obj, "variables", []) or []):
         table.index(var)
+    model_side = _reachable_outside_optimizers(graph)
     variables = tuple(
-        _variable_record(i, var, table.owner.get(id(var)), kind) for i, var in enumerate(table.objects)
+        _variable_record(i, var, table.owner.get(id(var)), kind, "model" if i in model_side or not graph else "optimizer")
+        for i, var in enumerate(table.objects)
     )
     name = str(getattr(obj, "name", type(obj).__name__) or type(obj).__name__)
     return LiveModel(

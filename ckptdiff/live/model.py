@@ -27,6 +27,8 @@ class LiveVariable:
     trainable: bool
     layer: str | None = None
     """The owning layer's name, when the model has layers."""
+    group: str = "model"
+    """`optimizer` for variables reachable only through an optimizer (slots, moments, iterations)."""
     initializer: dict | None = None
     """The configured initializer, serialised (`{"class_name": "GlorotUniform", "config": {...}}`)."""
     fresh: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -43,6 +45,8 @@ class LiveNode:
     """(local name, node index) for each checkpoint dependency, as TrackableView lists them."""
     variable: int | None = None
     """Index into LiveModel.variables when this node is a variable."""
+    optimizer: bool = False
+    """True for an optimizer object (its own variables are optimizer state)."""
 
 
 @dataclass(frozen=True)

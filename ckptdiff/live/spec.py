@@ -8,6 +8,7 @@ fresh initial values; its weights are never loaded.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 import json
@@ -126,9 +127,12 @@ def _rebuild_from_artifact(path: Path) -> tuple[Any, tuple[str, ...]]:
         import keras
 
         if path.name.endswith(".keras"):
-            rebuild = lambda: keras.saving.deserialize_keras_object(config, safe_mode=True)
+            rebuild = lambda: keras.saving.deserialize_keras_object(copy.deepcopy(config), safe_mode=True)
         else:
-            rebuild = lambda: keras.models.model_from_json(json.dumps(config))
+            # What keras.models.load_model does for a legacy H5 (the config was screened above).
+            from keras.src.legacy.saving import saving_utils
+
+            rebuild = lambda: saving_utils.model_from_config(copy.deepcopy(config))
         notes = (f"architecture rebuilt with Keras 3 safe mode from the config of {path} (fresh initial values)",)
     try:
         model = rebuild()

@@ -34,7 +34,11 @@ class Hint:
     rewrite: tuple[str, str] | None = None
     """(artifact prefix, model prefix) for rewrites."""
     assignment_map: dict[str, str] | None = None
-    """Ready for tf.train.init_from_checkpoint (checkpoint scope -> model scope), or a rename list."""
+    """Scope form (checkpoint scope -> model scope), for tf.compat.v1.train.init_from_checkpoint with
+    variables created by get_variable."""
+    rename: dict[str, str] | None = None
+    """Per-variable form (checkpoint key -> model variable name), for tf.Variable objects: build
+    `{key: variable}` for init_from_checkpoint or `Saver(var_list=...)` (scope maps only see get_variable)."""
 
 
 def entry_name(entry: TensorEntry) -> str:
@@ -63,14 +67,14 @@ def _split_rewrite(wanted: str, found: str) -> tuple[str, str, str, str] | None:
     return f_mid, w_mid, "/".join(w[:prefix]), "/".join(w[len(w) - suffix :])
 
 
-def _rewrite_kind(found: str, wanted: str) -> str:
+def _rewrite_kind(found: str, wanted: str, prefix: str) -> str:
     a, b = _LAYER_INDEX.match(found), _LAYER_INDEX.match(wanted)
     if a and b and a.group(1) == b.group(1):
         return "shifted-layer-index"
     ma, mb = _NUMBERED.match(found), _NUMBERED.match(wanted)
     if ma and mb and ma.group("base") == mb.group("base") and "/" not in found and "/" not in wanted:
         return "numbering-drift"
-    if "/" not in found and "/" not in wanted and found and wanted:
+    if prefix and "/" not in found and "/" not in wanted and found and wanted:
         return "rename"
     return "rewrite"
 
@@ -94,26 +98,26 @@ def find_rewrites(
         if name.endswith("/.ATTRIBUTES/VARIABLE_VALUE"):
             stem = name[: -len("/.ATTRIBUTES/VARIABLE_VALUE")]
             index[(stem.rsplit("/", 1)[-1], tuple(entry.shape))].append(entry)
-    support: dict[tuple[str, str], list[tuple[LiveVariable, TensorEntry, str]]] = defaultdict(list)
+    support: dict[tuple[str, str, str], list[tuple[LiveVariable, TensorEntry, str]]] = defaultdict(list)
     for var, wanted in missing:
         stem = wanted.removesuffix("/.ATTRIBUTES/VARIABLE_VALUE")
         candidates = index.get((stem.rsplit("/", 1)[-1], tuple(var.shape)), [])[:_MAX_CANDIDATES]
         for entry in candidates:
             split = _split_rewrite(wanted, entry_name(entry))
             if split is not None:
-                found_mid, wanted_mid, _, _ = split
-                support[(found_mid, wanted_mid)].append((var, entry, wanted))
+                found_mid, wanted_mid, prefix, _ = split
+                support[(found_mid, wanted_mid, prefix)].append((var, entry, wanted))
     hints: list[Hint] = []
     used_vars: set[int] = set()
     used_keys: set[str] = set()
-    for (found_mid, wanted_mid), pairs in sorted(support.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+    for (found_mid, wanted_mid, prefix), pairs in sorted(support.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         fresh_pairs = [(v, e) for v, e, _ in pairs if v.index not in used_vars and e.key not in used_keys]
         if not fresh_pairs:
             continue
         for v, e in fresh_pairs:
             used_vars.add(v.index)
             used_keys.add(e.key)
-        kind = _rewrite_kind(found_mid, wanted_mid)
+        kind = _rewrite_kind(found_mid, wanted_mid, prefix)
         label = {
             "rewrite": "scope rewrite",
             "rename": "renamed",
@@ -129,6 +133,7 @@ def find_rewrites(
                 pairs=tuple((v.path, e.key) for v, e in fresh_pairs),
                 rewrite=(found_mid, wanted_mid),
                 assignment_map={f"{found_mid}/" if found_mid else "/": f"{wanted_mid}/" if wanted_mid else "/"},
+                rename={e.key: v.name for v, e in fresh_pairs},
             )
         )
     return hints
@@ -173,3 +178,61 @@ def explain_shape_mismatch(var: LiveVariable, entry: TensorEntry) -> Hint | None
             ((var.path, entry.key),),
         )
     return None
+
+
+_POSITIONAL = re.compile(r"^(?P<head>.*?)(?P<kind>layer_with_weights)-(?P<n>\d+)/(?P<rest>.+)$")
+
+
+def find_layer_shift(
+    variables: list[LiveVariable], wanted: dict[int, str], entries: list[TensorEntry], current: dict[int, str | None]
+) -> Hint | None:
+    """A layer inserted into (or removed from) a Keras model saved in TF format shifts `layer_with_weights-N`.
+
+    Tries every insertion point and shift of up to two layers and keeps the one under which the most
+    variables find a same-shape entry, when it beats the identity. The pairs that the identity
+    would load silently from the wrong layer (same shape, other layer) are named.
+
+    Args:
+        variables: the live variables.
+        wanted: variable index -> the checkpoint key the loader looks for.
+        entries: every artifact entry.
+        current: variable index -> the key the loader actually pairs it with (None when missing).
+    """
+    stored: dict[tuple[str, int, str], tuple[int, ...]] = {}
+    for e in entries:
+        m = _POSITIONAL.match(e.key)
+        if m:
+            stored[(m.group("head"), int(m.group("n")), m.group("rest"))] = tuple(e.shape)
+    positional = []
+    for var in variables:
+        m = _POSITIONAL.match(wanted.get(var.index, ""))
+        if m:
+            positional.append((var, m.group("head"), int(m.group("n")), m.group("rest")))
+    if not positional or not stored:
+        return None
+
+    def fits(var: LiveVariable, head: str, n: int, rest: str) -> bool:
+        return stored.get((head, n, rest)) == tuple(var.shape)
+
+    identity = sum(fits(v, h, n, r) for v, h, n, r in positional)
+    top = max(n for _, _, n, _ in positional)
+    best = (identity, 0, 0)
+    for shift in (1, 2, -1, -2):
+        for point in range(top + 1):
+            score = sum(fits(v, h, n - shift if n >= point else n, r) for v, h, n, r in positional)
+            if score > best[0]:
+                best = (score, shift, point)
+    score, shift, point = best
+    if shift == 0:
+        return None
+    silent = [
+        (v.path, key) for v, h, n, r in positional if n >= point and (key := current.get(v.index)) and fits(v, h, n, r)
+    ]
+    what = f"{shift} layer(s) with weights inserted" if shift > 0 else f"{-shift} layer(s) with weights removed"
+    message = (
+        f"shifted layer index: the model has {what} at layer_with_weights-{point}; checkpoint layer_with_weights-K "
+        f"belongs to the model's layer_with_weights-(K{shift:+d}) from there on ({score} variables fit, {identity} as saved)"
+    )
+    if silent:
+        message += "; loaded silently into the wrong layer (shapes agree): " + ", ".join(f"{p} <- {k}" for p, k in silent)
+    return Hint(kind="shifted-layer-index", message=message, pairs=tuple(silent))

@@ -9,6 +9,8 @@ could not be loaded.
 
 from __future__ import annotations
 
+import re
+
 from ckptdiff.artifact import Artifact
 from ckptdiff.errors import CkptdiffError
 from ckptdiff.live.model import LiveModel
@@ -16,13 +18,26 @@ from ckptdiff.match.compare import compare_entry
 from ckptdiff.match.interface import DTYPE_MISMATCH, LOADER_KERAS3, MATCHED, MISSING, LoaderResult, Pairing
 
 
+_VAR_KEY = re.compile(r"^(?:(?P<container>.*)/)?vars/(?P<index>\d+)$")
+
+
+def stored_containers(artifact: Artifact) -> dict[str, list[str]]:
+    """Container path -> its `vars/<i>` keys in numeric order, for every container the file stores (optimizer included)."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    for entry in artifact.entries:
+        m = _VAR_KEY.match(entry.key)
+        if m:
+            found.setdefault(m.group("container") or "", []).append((int(m.group("index")), entry.key))
+    return {path: [key for _, key in sorted(items)] for path, items in found.items()}
+
+
 def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
     """Pair every live variable with the `vars/<i>` entry of its container in a Keras 3 weights file."""
     if live.keras3_store is None:
         raise CkptdiffError(f"--model {live.spec}: a {live.kind} model has no Keras 3 saver layout; the keras3 loader needs a Keras 3 model")
-    if artifact.layers is None:
-        raise CkptdiffError(f"{artifact.path}: {artifact.format} has no Keras 3 containers")
-    containers = {record.name: record for record in artifact.layers}
+    containers = stored_containers(artifact)
+    if not containers:
+        raise CkptdiffError(f"{artifact.path}: {artifact.format} has no Keras 3 containers (`<path>/vars/<i>`)")
     entries = {e.key: e for e in artifact.entries}
     by_var: dict[int, Pairing] = {}
     consumed: set[str] = set()
@@ -36,19 +51,19 @@ def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
             for v in variables:
                 by_var[v] = Pairing(v, MISSING, None, f"no container '{shown}' in the file (Keras reads 0 variables there)")
             continue
-        consumed.update(record.weight_keys)
-        if len(record.weight_keys) != len(variables):
+        consumed.update(record)
+        if len(record) != len(variables):
             failed.append(shown)
             for v in variables:
                 by_var[v] = Pairing(
                     v,
                     MISSING,
                     None,
-                    f"container '{shown}' holds {len(record.weight_keys)} variables, the layer expects {len(variables)}; the layer loads nothing",
+                    f"container '{shown}' holds {len(record)} variables, the layer expects {len(variables)}; the layer loads nothing",
                 )
             continue
         stopped = False
-        for i, (v, key) in enumerate(zip(variables, record.weight_keys)):
+        for i, (v, key) in enumerate(zip(variables, record)):
             pairing = compare_entry(live.variables[v], entries[key], f"container '{shown}' vars/{i}")
             if stopped and pairing.status == MATCHED:
                 pairing = Pairing(v, MISSING, key, f"{pairing.detail}; not assigned: the layer raised on an earlier variable")

@@ -9,24 +9,38 @@ from ckptdiff.artifact import Artifact, ObjectGraph, TensorEntry
 from ckptdiff.errors import CkptdiffError
 from ckptdiff.live.model import KIND_CHECKPOINT, LiveModel
 from ckptdiff.match.compare import compare_entry
-from ckptdiff.match.interface import LOADER_OBJECT_GRAPH, MISSING, LoaderResult, Pairing
+from ckptdiff.match.interface import (
+    DTYPE_MISMATCH,
+    LOADER_OBJECT_GRAPH,
+    MATCHED,
+    MISSING,
+    SHAPE_MISMATCH,
+    LoaderResult,
+    Pairing,
+)
 
 VARIABLE_VALUE = "VARIABLE_VALUE"
 _ANCHOR_DEPTH = 2
 
 
 def _bind(live: LiveModel, graph: ObjectGraph, anchor: int) -> dict[int, int]:
-    """Breadth-first co-traversal: live node -> checkpoint node, first binding wins."""
+    """Breadth-first co-traversal in the checkpoint's child order, as restore walks it: live node -> checkpoint node.
+
+    The first binding of a live object wins. The dict's insertion order is the order values are assigned in.
+    """
     bound: dict[int, int] = {0: anchor}
     queue = deque([(0, anchor)])
     while queue:
         live_id, ckpt_id = queue.popleft()
-        ckpt_children = {ref.local_name: ref.node_id for ref in graph.nodes[ckpt_id].children}
+        live_children: dict[str, int] = {}
         for name, child in live.graph[live_id].children:
-            if child in bound or name not in ckpt_children:
+            live_children.setdefault(name, child)
+        for ref in graph.nodes[ckpt_id].children:
+            child = live_children.get(ref.local_name)
+            if child is None or child in bound:
                 continue
-            bound[child] = ckpt_children[name]
-            queue.append((child, ckpt_children[name]))
+            bound[child] = ref.node_id
+            queue.append((child, ref.node_id))
     return bound
 
 
@@ -121,6 +135,7 @@ def match_object_graph(artifact: Artifact, live: LiveModel) -> LoaderResult:
         consumed.add(key)
         pairings.append(compare_entry(var, entries[key], f"object graph node {ckpt_node}"))
     consumed |= _restored_slots(graph, bound, entries)
+    pairings, outcome = _apply_first_failure(live, pairings)
     where = f"checkpoint node '{anchor_path}'" if anchor_path else "the checkpoint root"
     live_paths = live_node_paths(live)
     prefix = f"{anchor_path}/" if anchor_path else ""
@@ -134,9 +149,37 @@ def match_object_graph(artifact: Artifact, live: LiveModel) -> LoaderResult:
         pairings=tuple(pairings),
         consumed=frozenset(consumed),
         anchor=anchor_path or "/",
-        outcome="restore() binds what matches; unmatched objects only warn when the status object is garbage collected",
+        outcome=outcome,
         notes=(f"live model root matched to {where}",),
         wanted=wanted,
+    )
+
+
+def _apply_first_failure(live: LiveModel, pairings: list[Pairing]) -> tuple[list[Pairing], str]:
+    """restore() raises ValueError on the first shape or dtype it cannot assign; what it assigned before stays.
+
+    TensorFlow's saver reads the matched tensors in one batch and assigns them in checkpoint-key order
+    (observed: `layer_with_weights-2/bias` fails before `.../kernel`), so that is the order emulated.
+    """
+    order = sorted((p for p in pairings if p.key is not None), key=lambda p: p.key or "")
+    failure = next((p for p in order if p.status in (SHAPE_MISMATCH, DTYPE_MISMATCH)), None)
+    if failure is None:
+        return pairings, (
+            "restore() assigns every matched variable; unmatched objects only warn when the status object is "
+            "garbage collected (assert_consumed() would raise)"
+        )
+    failed_path = live.variables[failure.variable].path
+    after = {p.variable for p in order[order.index(failure) + 1 :]}
+    updated = [
+        Pairing(p.variable, MISSING, p.key, f"{p.detail}; not assigned: restore() raised ValueError at {failed_path} first")
+        if p.variable in after and p.status == MATCHED
+        else p
+        for p in pairings
+    ]
+    restored = sum(1 for p in updated if p.status == MATCHED)
+    return updated, (
+        f"restore() raises ValueError (incompatible tensor) at {failed_path}: {restored} variable(s) assigned "
+        f"before it keep the checkpoint's values, the rest keep fresh values"
     )
 
 

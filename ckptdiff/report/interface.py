@@ -90,6 +90,8 @@ class VariableFinding:
     trainable: bool
     layer: str | None
     detail: str
+    group: str = "model"
+    """`optimizer` for optimizer state of the live model (a tf.train.Checkpoint with an optimizer)."""
     second_opinion: tuple[str, str, str | None] | None = None
     """(loader, status, key) of the secondary loader where it disagrees (h5-name for legacy H5)."""
 
@@ -124,6 +126,7 @@ class HintInfo:
     message: str
     pairs: tuple[tuple[str, str], ...] = ()
     assignment_map: dict[str, str] | None = None
+    rename: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

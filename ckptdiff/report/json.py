@@ -109,6 +109,7 @@ def render_check_json(report: CheckReport) -> str:
                 "entry_dtype": v.entry_dtype,
                 "trainable": v.trainable,
                 "layer": v.layer,
+                "group": v.group,
                 "detail": v.detail,
                 "second_opinion": None
                 if v.second_opinion is None
@@ -122,7 +123,13 @@ def render_check_json(report: CheckReport) -> str:
             for p in report.partial
         ],
         "hints": [
-            {"kind": h.kind, "message": h.message, "pairs": [list(p) for p in h.pairs], "assignment_map": h.assignment_map}
+            {
+                "kind": h.kind,
+                "message": h.message,
+                "pairs": [list(p) for p in h.pairs],
+                "assignment_map": h.assignment_map,
+                "rename": h.rename,
+            }
             for h in report.hints
         ],
         "fail_on": list(report.fail_on),

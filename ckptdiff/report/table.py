@@ -99,7 +99,9 @@ def render_check_table(report: CheckReport) -> str:
         for h in report.hints:
             lines.append(f"  - {h.message}")
             if h.assignment_map:
-                lines.append(f"    assignment_map = {h.assignment_map!r}")
+                lines.append(f"    assignment_map = {h.assignment_map!r}  # get_variable scopes")
+            if h.rename:
+                lines.append(f"    rename = {h.rename!r}  # checkpoint key -> variable name")
     lines.append("")
     counts = ", ".join(f"{k} {v}" for k, v in report.summary.items())
     verdict = "OK" if report.ok else f"FAIL (fail-on: {','.join(report.fail_on)})"

@@ -42,7 +42,7 @@ from ckptdiff.stats.initializers import (
 )
 from ckptdiff.stats.moments import TensorStats
 from ckptdiff.stats.sampling import draw_full_lines, draw_submatrix, draw_values, read_all, read_flat
-from ckptdiff.stats.spectral import MIN_SIDE, ORTHO_TOL, SpectralResult, measure_orthogonality, measure_spectrum
+from ckptdiff.stats.spectral import MIN_LINE_LENGTH, ORTHO_TOL, SpectralResult, measure_orthogonality, measure_spectrum
 
 VERDICT_FRESH = "fresh"
 VERDICT_TRAINED = "trained"
@@ -56,8 +56,8 @@ MIN_VALUES = 256
 SCORE_EXACT = 1.0
 SCORE_PATTERN = 0.99
 
-KS_LIMIT = 2.0
-"""sqrt(n) * KS distance to the family's exact CDF (p ~ 7e-4 under the family)."""
+KS_LIMIT = 2.2
+"""sqrt(n) * KS distance to the family's exact CDF (p ~ 1e-4 under the family)."""
 KURTOSIS_Z_LIMIT = 5.5
 """Sample kurtosis minus the family's, in standard errors."""
 MOMENT_Z_LIMIT = 6.0
@@ -68,6 +68,12 @@ TAIL_LOW, TAIL_HIGH = 1e-7, 16.0
 """A normal family's largest |z| must have 2n*Q(z) in this range: not too heavy a tail, not truncated."""
 ZERO_SLACK = 5
 """Exact zeros a continuous family may show (float rounding), plus 0.1% of the values."""
+LARGE = 1024
+SMALL_STRICTNESS = 0.75
+"""Below LARGE values the tests have little power, so their limits shrink by this factor: a fresh tensor
+of 300 values is more often left inconclusive, a trained one less often passes for fresh."""
+TRAINED_MIN_U = 1.5
+"""A configured family missed by less than this (in units of the limit) is left inconclusive, not trained."""
 
 _REL_EPS = {"float64": 1e-12, "float32": 1e-6, "float16": 2e-3, "bfloat16": 1e-2}
 
@@ -247,7 +253,8 @@ def _judge_patterns(values: _Values, deterministic: InitFamily | None) -> InitVe
                 if deterministic is not None and deterministic.kind == KIND_IDENTITY and deterministic.scale != gain:
                     return None
                 return InitVerdict(VERDICT_FRESH, name, SCORE_PATTERN, f"{gain:g} on the diagonal and 0 elsewhere")
-    if len(shape) == 1 and n % 4 == 0 and n >= 8 and stats.min == 0.0 and stats.max == 1.0 and deterministic is None:
+    lstm_ok = deterministic is None or deterministic.name == "zeros"  # unit_forget_bias overrides bias zeros
+    if len(shape) == 1 and n % 4 == 0 and n >= 8 and stats.min == 0.0 and stats.max == 1.0 and lstm_ok:
         if round((stats.zero_fraction or 0.0) * n) == 3 * n // 4:
             units = n // 4
             expected = np.zeros(n)
@@ -272,13 +279,14 @@ def _screen(family: InitFamily, values: _Values, variance: bool = True) -> list[
         excess = max(s.max - upper, lower - s.min, 0.0)
         u = 0.0 if excess <= tol else 1.0 + excess / tol
         checks.append(_Check(min(u, 1e6), f"range {_fmt(s.min)}..{_fmt(s.max)} vs {family.name}'s {_fmt(lower)}..{_fmt(upper)}"))
+    strict = 1.0 if n >= LARGE else SMALL_STRICTNESS
     beta4 = family.standard_moments()[0]
     se_var = math.sqrt(max(beta4 - 1.0, 0.1) / n)
     ratio = (s.std / family.std) ** 2 if family.std > 0 else math.inf
     if variance:
-        checks.append(_Check(abs(ratio - 1.0) / (MOMENT_Z_LIMIT * se_var + 2 * eps + 0.01),
+        checks.append(_Check(abs(ratio - 1.0) / (strict * MOMENT_Z_LIMIT * se_var + 2 * eps + 0.01),
                              f"variance {_fmt(ratio)}x {family.name}'s"))
-    mean_tol = MOMENT_Z_LIMIT * family.std / math.sqrt(n) + eps * (abs(family.loc) + family.std)
+    mean_tol = strict * MOMENT_Z_LIMIT * family.std / math.sqrt(n) + eps * (abs(family.loc) + family.std)
     checks.append(_Check(abs(s.mean - family.loc) / mean_tol, f"mean {_fmt(s.mean)} vs {_fmt(family.loc)}"))
     return checks
 
@@ -286,6 +294,7 @@ def _screen(family: InitFamily, values: _Values, variance: bool = True) -> list[
 def _shape_checks(family: InitFamily, values: _Values) -> list[_Check]:
     """Goodness of fit of the sample, closeness of the extremes to the bounds, normal tails."""
     s, n = values.stats, values.n
+    strict = 1.0 if n >= LARGE else SMALL_STRICTNESS
     x = np.sort(values.sample())
     k = x.size
     f = family.cdf(x)
@@ -299,8 +308,8 @@ def _shape_checks(family: InitFamily, values: _Values) -> list[_Check]:
     se_kurt = math.sqrt(max(b8 - 4 * b6 * b4 + 4 * b4**3 - b4**2, 1e-3) / k)
     shape_name = {KIND_UNIFORM: "uniform", KIND_TRUNCATED: "truncated-normal"}.get(family.kind, "normal")
     checks = [
-        _Check(ks / KS_LIMIT, f"{shape_name} shape (KS {_fmt(d)}, kurtosis {kurt:.2f} vs {b4:.2f})"),
-        _Check(abs(kurt - b4) / (KURTOSIS_Z_LIMIT * se_kurt), f"kurtosis {kurt:.2f} vs {shape_name} {b4:.2f}"),
+        _Check(ks / (strict * KS_LIMIT), f"{shape_name} shape (KS {_fmt(d)}, kurtosis {kurt:.2f} vs {b4:.2f})"),
+        _Check(abs(kurt - b4) / (strict * KURTOSIS_Z_LIMIT * se_kurt), f"kurtosis {kurt:.2f} vs {shape_name} {b4:.2f}"),
     ]
     if family.lower is not None and family.upper is not None:
         tol = values.rel_eps * max(abs(family.lower), abs(family.upper))
@@ -331,10 +340,11 @@ def _spectral_check(values: _Values, loc: float) -> _Check | None:
     return _Check(u, text)
 
 
-def _orthogonal_checks(family: InitFamily, values: _Values, free_gain: bool) -> tuple[list[_Check], str]:
+def _orthogonal_checks(family: InitFamily, values: _Values, free_gain: bool) -> tuple[list[_Check], str] | None:
+    """Gram test of whole lines; None when the lines are too few or too short to tell."""
     lines = draw_full_lines(values.entry, values.seed)
-    if lines is None or lines.shape[0] < MIN_SIDE:
-        return [_Check(math.inf, "too few whole lines for an orthogonality test")], family.name
+    if lines is None or lines.shape[1] < MIN_LINE_LENGTH:
+        return None
     result = measure_orthogonality(lines)
     checks = [_Check(result.deviation / ORTHO_TOL, f"Gram matrix of {result.lines} lines off by {_fmt(result.deviation)}")]
     expected_gain = family.scale * math.sqrt(max(lines.shape))
@@ -347,13 +357,16 @@ def _orthogonal_checks(family: InitFamily, values: _Values, free_gain: bool) -> 
     return checks, name
 
 
-def _test_family(family: InitFamily, values: _Values, free_gain: bool = False) -> tuple[list[_Check], str]:
-    """Every test of one family; returns the checks and the name to report."""
+def _test_family(family: InitFamily, values: _Values, free_gain: bool = False) -> tuple[list[_Check], str] | None:
+    """Every test of one family: the checks and the name to report, None when the family cannot be tested."""
     if family.kind == KIND_ORTHOGONAL:
         screen = _screen(family, values, variance=not free_gain)
         if any(c.u > 1 for c in screen):
             return screen, family.name
-        checks, name = _orthogonal_checks(family, values, free_gain)
+        gram = _orthogonal_checks(family, values, free_gain)
+        if gram is None:
+            return None
+        checks, name = gram
         return screen + checks, name
     checks = _screen(family, values)
     if any(c.u > 1 for c in checks):
@@ -393,7 +406,10 @@ def _judge_random(values: _Values, configured: list[InitFamily] | None) -> InitV
     ]
     configured_failure: _Check | None = None
     for family in candidates:
-        checks, name = _test_family(family, values)
+        tested = _test_family(family, values)
+        if tested is None:
+            continue
+        checks, name = tested
         failed = [c for c in checks if c.u > 1]
         if not failed:
             note = "" if not configured or family in random_configured else f" (configured: {configured[0].name})"
@@ -403,13 +419,14 @@ def _judge_random(values: _Values, configured: list[InitFamily] | None) -> InitV
     ortho = orthogonal_family(shape)
     if ortho is not None and not random_configured:
         ortho = InitFamily(ortho.name, KIND_ORTHOGONAL, 0.0, values.stats.std)
-        checks, name = _test_family(ortho, values, free_gain=True)
+        tested = _test_family(ortho, values, free_gain=True)
+        checks, name = tested if tested is not None else ([_Check(math.inf, "")], ortho.name)
         if all(c.u <= 1 for c in checks):
             return InitVerdict(VERDICT_FRESH, name, _fresh_score(checks), _describe_fresh(ortho, name, checks, values))
     spectral = _spectral_check(values, values.stats.mean)
     if spectral is not None and spectral.u > 1:
         return InitVerdict(VERDICT_TRAINED, None, _trained_score(spectral.u), spectral.text)
-    if configured_failure is not None:
+    if configured_failure is not None and configured_failure.u >= TRAINED_MIN_U:
         return InitVerdict(
             VERDICT_TRAINED, None, _trained_score(configured_failure.u),
             f"not the configured {random_configured[0].name}: {configured_failure.text}",

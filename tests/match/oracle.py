@@ -45,6 +45,7 @@ SAVER = "tf.compat.v1.train.Saver(var_list=live.variables).restore(None, path)"
 SAVER_REWRITE = "tf.compat.v1.train.Saver(var_list={rewritten name: var}).restore(None, path)"
 INIT_FROM_CHECKPOINT_EAGER = "tf.compat.v1.train.init_from_checkpoint(path, assignment_map)  # eager, on the tf.Module"
 INIT_FROM_CHECKPOINT_GRAPH = "tf.compat.v1.train.init_from_checkpoint(path, assignment_map)  # TF1 graph, get_variable"
+INIT_FROM_CHECKPOINT_PAIRS = "tf.compat.v1.train.init_from_checkpoint(path, {key: variable})  # eager, per variable"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ def _s(name: str) -> str:
 
 
 SCOPE_MAP = {"another_scope/": "model_scope/"}
+PAIR_MAP = {
+    f"another_scope/{layer}/{w}": f"model_scope/{layer}/{w}" for layer in ("dense", "dense_1", "dense_2") for w in ("kernel", "bias")
+}
+"""The per-variable form of the rewrite: checkpoint key -> variable name."""
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -76,6 +81,8 @@ SCENARIOS: dict[str, Scenario] = {
                  SAVER_REWRITE, SCOPE_MAP),
         Scenario("scope_mistake.init_eager", _s("scope_mistake/model.ckpt"), f"{SCENARIO_MODELS}:tf1_module",
                  INIT_FROM_CHECKPOINT_EAGER, SCOPE_MAP),
+        Scenario("scope_mistake.init_pairs", _s("scope_mistake/model.ckpt"), f"{SCENARIO_MODELS}:tf1_module",
+                 INIT_FROM_CHECKPOINT_PAIRS, PAIR_MAP),
         Scenario("scope_mistake.init_graph", _s("scope_mistake/model.ckpt"), f"{SCENARIO_MODELS}:tf1_module",
                  INIT_FROM_CHECKPOINT_GRAPH, SCOPE_MAP),
         Scenario("renamed_layer.tf2", _s("renamed_layer/tf2/ckpt"), f"{SCENARIO_MODELS}:renamed_subclassed_mlp", CHECKPOINT_MODEL),
@@ -325,6 +332,10 @@ def _loader(scenario: Scenario, live: Any, path: str) -> Callable[[], Any]:
         return lambda: tf.compat.v1.train.Saver(var_list=var_list).restore(None, path)
     if call == INIT_FROM_CHECKPOINT_EAGER:
         return lambda: tf.compat.v1.train.init_from_checkpoint(path, scenario.assignment_map)
+    if call == INIT_FROM_CHECKPOINT_PAIRS:
+        by_name = {_short(v): v for v in live.variables}
+        mapping = {key: by_name[name] for key, name in scenario.assignment_map.items()}
+        return lambda: tf.compat.v1.train.init_from_checkpoint(path, mapping)
     raise ValueError(f"unknown loader call {call!r}")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.match.oracle import SCENARIOS, SCOPE_MAP, RestoreOutcome
+from tests.match.oracle import PAIR_MAP, SCENARIOS, SCOPE_MAP, RestoreOutcome
 
 pytestmark = pytest.mark.requires_tf
 
@@ -25,7 +25,7 @@ SUMMARY_KEYS = ("matched", "missing", "unexpected", "shape_mismatch", "dtype_mis
 @pytest.fixture(scope="session")
 def oracle() -> dict[str, RestoreOutcome]:
     """Every scenario restored once with the real loader, in this process."""
-    from tests.match.oracle import restore_all
+    from tests.match.oracle import PAIR_MAP, restore_all
 
     return restore_all()
 
@@ -84,8 +84,9 @@ def test_scope_mistake(run_cli):
     assert doc["summary"] == summary(missing=6, unexpected=21)
     assert doc["partial"] == []
     [hint] = doc["hints"]
-    assert hint["kind"] == "rename"  # one path component on each side: labelled "renamed", not "scope rewrite"
+    assert hint["kind"] == "rewrite"  # the leading scope differs: a scope rewrite
     assert hint["assignment_map"] == SCOPE_MAP
+    assert hint["rename"] == {v.replace("model_scope/", "another_scope/"): v for v in TF1_VARS}
     assert sorted(map(tuple, hint["pairs"])) == sorted((v, v.replace("model_scope/", "another_scope/")) for v in TF1_VARS)
     assert "NotFoundError" in doc["loader"]["outcome"]
 
@@ -150,7 +151,16 @@ def test_inserted_layer(run_cli):
     assert shapes["b/kernel"] == ([16, 16], [16, 3])
     assert unexpected_model(doc) == set()
     assert doc["summary"] == summary(matched=4, missing=2, unexpected=15, shape_mismatch=2)
-    assert [(h["kind"], h["pairs"][0][0]) for h in doc["hints"]] == [("last-dimension", "b/kernel"), ("last-dimension", "b/bias")]
+    [hint] = doc["hints"]
+    assert hint["kind"] == "shifted-layer-index"
+    assert "1 layer(s) with weights inserted at layer_with_weights-1" in hint["message"]
+    # The pairs that load silently into the wrong layer because the shapes agree.
+    assert sorted(map(tuple, hint["pairs"])) == [
+        ("inserted/bias", "layer_with_weights-1/bias/.ATTRIBUTES/VARIABLE_VALUE"),
+        ("inserted/kernel", "layer_with_weights-1/kernel/.ATTRIBUTES/VARIABLE_VALUE"),
+    ]
+    # restore() assigns in checkpoint-key order and raises at the first mismatch.
+    assert "raises ValueError" in doc["loader"]["outcome"] and "b/bias" in doc["loader"]["outcome"]
 
 
 @pytest.mark.parametrize("name", ["class_count.tf2", "class_count.weights_h5"])
@@ -185,32 +195,28 @@ def test_use_bias(run_cli):
 
 
 def test_partial_optimizer(run_cli):
-    """tf_keras (non-legacy) Adam: slots live by position in optimizer/_variables/N, so the shifted list pairs wrongly."""
+    """tf_keras (non-legacy) Adam: slots live by position in optimizer/_variables/N, so the shifted list pairs wrongly.
+
+    Such an optimizer does not restore part of its state silently: restore() raises at the first moment whose
+    shape differs (m/dense/kernel), after assigning the model; the moments after it (m/dense/bias pairs by shape
+    with another variable's moment) stay unassigned. The silent partial case is the slot-based optimizer below.
+    """
     code, doc = check_json(run_cli, "partial_optimizer")
     assert code == 1
     model = dict.fromkeys(MLP + ["iteration", "learning_rate"], MATCHED)
     slots = {}
     for moment in ("m", "v"):
-        slots.update({f"{moment}/dense/kernel": SHAPE, f"{moment}/dense/bias": MATCHED})
+        slots.update({f"{moment}/dense/kernel": SHAPE, f"{moment}/dense/bias": MISSING})
         slots.update(dict.fromkeys([f"{moment}/batch_normalization/gamma", f"{moment}/batch_normalization/beta"], SHAPE))
         slots.update(dict.fromkeys([f"{moment}/{p}" for p in layer_vars("dense_1")], SHAPE))
         slots.update(dict.fromkeys([f"{moment}/{p}" for p in layer_vars("dense_2")], MISSING))
     assert statuses(doc) == {**model, **slots}
     # m/dense/bias is paired with the saved m of batch_normalization/gamma (same shape, wrong variable).
     assert keys(doc)["m/dense/bias"] == "optimizer/_variables/3/.ATTRIBUTES/VARIABLE_VALUE"
-    assert doc["summary"] == summary(matched=14, missing=4, unexpected=1, shape_mismatch=10, partial=2)
-    assert [(p["object"], p["kind"]) for p in doc["partial"]] == [("m/dense", "layer"), ("v/dense", "layer")]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="ckptdiff's slot_coverage reads only the object graph's slot_variables (legacy optimizers); tf_keras Adam "
-    "stores its moments by position in optimizer/_variables/N, so no kind='optimizer' finding is made for "
-    "partial_optimizer/ckpt (the legacy/ variant gets one)",
-)
-def test_partial_optimizer_reports_optimizer_coverage(run_cli):
-    _, doc = check_json(run_cli, "partial_optimizer")
-    assert [p["kind"] for p in doc["partial"]] == ["optimizer"]
+    assert doc["summary"] == summary(matched=12, missing=6, unexpected=1, shape_mismatch=10)
+    assert doc["partial"] == []  # optimizer moments are not layers
+    assert {v["group"] for v in doc["variables"] if v["path"].startswith(("m/", "v/"))} == {"optimizer"}
+    assert "raises ValueError" in doc["loader"]["outcome"] and "m/dense/kernel" in doc["loader"]["outcome"]
 
 
 def test_partial_optimizer_legacy(run_cli, oracle):
@@ -253,17 +259,11 @@ HEALTHY = {
     "healthy.keras3_legacy_h5": (10, 18),
     "healthy.keras3_rebuilt": (28, 0),
 }
-REBUILT_BUG = (
-    "--model keras3/model.keras rebuilds a compiled model with a built Adam; live/describe.py "
-    "_keras3_store_layout records what Keras' saver writes, but BaseOptimizer.save_own_variables stores "
-    "variable.numpy() copies, so the 18 arrays become phantom variables 'variable_10'..'variable_27' and the 18 real "
-    "adam/* variables are reported missing (36 missing, exit 1); real load_weights restores all 28 variables"
-)
 
 
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=REBUILT_BUG)) if n == "healthy.keras3_rebuilt" else n for n in HEALTHY],
+    list(HEALTHY),
 )
 def test_healthy_corpus_checks_clean(run_cli, name):
     code, doc = check_json(run_cli, name)
@@ -282,12 +282,6 @@ def test_saved_model_against_keras3_factory(run_cli):
     assert len(unexpected_model(doc)) == 20  # variables/0..9 and _all_variables/0..9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="live/spec.py rebuilds a Keras 3 legacy .h5 with keras.models.model_from_json, which raises "
-    "\"Could not locate class 'Sequential'\" on the legacy config; keras.models.load_model(legacy.h5) rebuilds it "
-    "(keras.src.legacy.saving.saving_utils.model_from_config)",
-)
 def test_keras3_legacy_h5_as_model_spec(run_cli):
     result = run_cli("check", "sample_checkpoints/keras3/legacy.h5", "--model", "sample_checkpoints/keras3/legacy.h5")
     assert result.exit_code == 0, result.stderr
@@ -299,20 +293,7 @@ AGREEMENT = [
     "class_count.tf2", "class_count.weights_h5", "use_bias", "partial_optimizer", "partial_optimizer.legacy",
     "keras3_model_and_optimizer", *HEALTHY, "healthy.saved_model",
 ]
-DISAGREE = {
-    "partial_optimizer": (
-        "ckptdiff: m/dense/bias and v/dense/bias matched (optimizer/_variables/3 and /4); the real "
-        "tf.train.Checkpoint.read raises ValueError at m/dense/kernel (optimizer/_variables/1, shape (32,) into "
-        "(8, 32)) before any optimizer slot is assigned, so neither is restored"
-    ),
-    "healthy.keras3_rebuilt": REBUILT_BUG,
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=DISAGREE[n])) if n in DISAGREE else n for n in AGREEMENT],
-)
+@pytest.mark.parametrize("name", AGREEMENT)
 def test_agrees_with_real_loader(run_cli, oracle, name):
     """matched -> the real loader restored it from that very key; anything else -> it kept its value."""
     _, doc = check_json(run_cli, name)
@@ -345,13 +326,9 @@ def test_real_loaders_that_raise(oracle):
     [
         "scope_mistake",
         "class_count.weights_h5",
-        *(
-            pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=(
-                "the object-graph outcome always reads 'restore() binds what matches; unmatched objects only warn', "
-                "but the real restore raises ValueError (Received incompatible tensor ...) on a shape mismatch"
-            )))
-            for n in ("inserted_layer", "class_count.tf2", "partial_optimizer")
-        ),
+        "inserted_layer",
+        "class_count.tf2",
+        "partial_optimizer",
     ],
 )
 def test_outcome_names_the_exception(run_cli, oracle, name):
@@ -377,14 +354,13 @@ def test_scope_hint_map_restores_with_saver_and_tf1_init_from_checkpoint(run_cli
             assert v[1] in oracle[name].lookup(v[0], next(x["shape"] for x in doc["variables"] if x["path"] == v[0])).sources
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the hint's assignment_map {'another_scope/': 'model_scope/'} (documented as ready for "
-    "init_from_checkpoint) silently restores nothing into the live tf.Module: scope-to-scope maps only see "
-    "variables in the TF1 variable store (get_variable); tf.Variable/eager variables need a {ckpt name: variable} map",
-)
-def test_scope_hint_map_restores_the_live_module_with_init_from_checkpoint(oracle):
-    assert oracle["scope_mistake.init_eager"].restored_paths() == set(TF1_VARS)
+def test_scope_hint_scope_map_needs_get_variable_and_the_rename_map_restores_tf_variables(run_cli, oracle):
+    """TensorFlow's own rule: a scope map only sees get_variable variables; the per-variable map works for tf.Variable."""
+    _, doc = check_json(run_cli, "scope_mistake")
+    assert oracle["scope_mistake.init_eager"].restored_paths() == set()
+    assert doc["hints"][0]["rename"] == PAIR_MAP
+    assert oracle["scope_mistake.init_pairs"].error is None
+    assert oracle["scope_mistake.init_pairs"].restored_paths() == set(TF1_VARS)
 
 
 # =========================================================================== table and JUnit
@@ -395,7 +371,7 @@ def test_table_scope_mistake(run_cli):
         "loader:   by-name",
         "model_scope/dense/kernel    missing",
         "another_scope/dense_1/kernel",
-        "renamed: artifact 'another_scope/' -> model 'model_scope/' resolves 6 missing variable(s)",
+        "scope rewrite: artifact 'another_scope/' -> model 'model_scope/' resolves 6 missing variable(s)",
         "assignment_map = {'another_scope/': 'model_scope/'}",
         "summary: matched 0, missing 6, unexpected 21, shape_mismatch 0, dtype_mismatch 0, partial 0 -> FAIL",
     ):
