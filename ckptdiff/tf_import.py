@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 from ckptdiff.errors import MissingDependency
 
@@ -26,16 +27,30 @@ def import_tensorflow() -> Any:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    with native_stderr_silenced():
+        try:
+            import tensorflow as tf
+        except ImportError as exc:
+            raise MissingDependency(f"this needs TensorFlow ({exc}); pip install 'tensorflow>=2.16'") from None
+    return tf
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null while TensorFlow initialises (import, first op, device probing).
+
+    TensorFlow's C++ runtime logs (oneDNN notices, `failed call to cuInit` on machines without a GPU)
+    bypass Python; errors that matter reach the user as exceptions, which the CLI prints after this
+    block has restored stderr.
+    """
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow as tf
-    except ImportError as exc:
-        raise MissingDependency(f"this needs TensorFlow ({exc}); pip install 'tensorflow>=2.16'") from None
+        yield
     finally:
+        sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-    return tf

@@ -22,7 +22,7 @@ from ckptdiff.errors import BadModelSpec, UnsafeArtifact
 from ckptdiff.live.describe import describe_live_model
 from ckptdiff.live.model import LiveModel
 from ckptdiff.scan.keras_config import find_code_in_config
-from ckptdiff.tf_import import import_tensorflow
+from ckptdiff.tf_import import import_tensorflow, native_stderr_silenced
 
 
 def load_live_model(spec: str) -> LiveModel:
@@ -38,11 +38,12 @@ def load_live_model(spec: str) -> LiveModel:
         BadModelSpec: the SPEC cannot be resolved, the factory fails or returns something else.
         UnsafeArtifact: the stored architecture needs code to rebuild.
     """
-    if spec.endswith((".keras", ".h5", ".hdf5")) and ":" not in Path(spec).name:
-        obj, notes = _rebuild_from_artifact(Path(spec))
-    else:
-        obj, notes = _call_factory(spec)
-    return describe_live_model(obj, spec, notes)
+    with native_stderr_silenced():
+        if spec.endswith((".keras", ".h5", ".hdf5")) and ":" not in Path(spec).name:
+            obj, notes = _rebuild_from_artifact(Path(spec))
+        else:
+            obj, notes = _call_factory(spec)
+        return describe_live_model(obj, spec, notes)
 
 
 def _call_factory(spec: str) -> tuple[Any, tuple[str, ...]]:
