@@ -21,6 +21,7 @@ from ckptdiff.match.interface import (
 
 VARIABLE_VALUE = "VARIABLE_VALUE"
 _ANCHOR_DEPTH = 2
+_MAX_ANCHORS = 64
 
 
 def _bind(live: LiveModel, graph: ObjectGraph, anchor: int) -> dict[int, int]:
@@ -52,13 +53,19 @@ def _variable_key(graph: ObjectGraph, node: int) -> str | None:
 
 
 def _candidate_anchors(graph: ObjectGraph) -> list[tuple[int, str]]:
-    """The root and the nodes up to two levels below it, with their paths."""
+    """The root and the containers up to two levels below it, with their paths.
+
+    Variables are never anchors, and at most _MAX_ANCHORS candidates are scored, so a root with
+    100,000 children costs 64 bindings, not 100,000.
+    """
     found = [(0, "")]
     frontier = [(0, "")]
     for _ in range(_ANCHOR_DEPTH):
         nxt = []
         for node, path in frontier:
             for ref in graph.nodes[node].children:
+                if graph.nodes[ref.node_id].attributes or len(found) + len(nxt) >= _MAX_ANCHORS:
+                    continue
                 child_path = f"{path}/{ref.local_name}" if path else ref.local_name
                 nxt.append((ref.node_id, child_path))
         found.extend(nxt)
