@@ -1,13 +1,31 @@
 """ckptdiff: checkpoint forensics for TensorFlow and Keras.
 
 The public API is the library behind the CLI: open an artifact, check it against a live model,
-diff two artifacts, scan one for code that would run on load.
+diff two artifacts, scan one for code that would run on load. Names are imported on first use, so
+`import ckptdiff` costs nothing and leaves numpy's thread settings to the caller.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
-from ckptdiff.readers import open_artifact
+_EXPORTS = {
+    "open_artifact": ("ckptdiff.readers", "open_artifact"),
+    "inspect_artifact": ("ckptdiff.inspect", "inspect_artifact"),
+    "check_restore": ("ckptdiff.check", "check_restore"),
+    "diff_artifacts": ("ckptdiff.diff", "diff_artifacts"),
+    "load_live_model": ("ckptdiff.live.spec", "load_live_model"),
+}
 
-__all__ = ["__version__", "open_artifact"]
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        module, attribute = _EXPORTS[name]
+        return getattr(importlib.import_module(module), attribute)
+    raise AttributeError(f"module 'ckptdiff' has no attribute {name!r}")

@@ -7,6 +7,13 @@ below this module prints.
 from __future__ import annotations
 
 import os
+
+# ckptdiff parallelises across tensors itself; BLAS threads inside those workers only oversubscribe
+# the cores (measured: the init detector's eigvalsh ran 15x slower with OpenBLAS' own threads).
+# Set before numpy is first imported; a user's explicit setting wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import sys
 import traceback
 from typing import Callable
@@ -36,6 +43,30 @@ def quiet_option(func: Callable) -> Callable:
     return click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")(func)
 
 
+def verify_option(func: Callable) -> Callable:
+    """The shared --verify flag (check every stored checksum; damage is a finding, exit 1)."""
+    return click.option(
+        "--verify",
+        is_flag=True,
+        help="Also check every tensor's stored CRC32C (V2 bundles), read every HDF5 dataset and zip member; damaged ones are listed and make the exit status 1.",
+    )(func)
+
+
+def _with_integrity(text: str, output_format: str, integrity: list) -> str:
+    """The rendered report with the --verify section added (a JSON field, or lines after a table)."""
+    if not integrity:
+        return text
+    from ckptdiff.report.scan_render import add_integrity_json, render_integrity_table
+
+    if output_format == "json":
+        return add_integrity_json(text, integrity)
+    return text + render_integrity_table(integrity)
+
+
+def _integrity_failed(integrity: list) -> bool:
+    return any(not r.ok for r in integrity)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ckptdiff")
 def cli() -> None:
@@ -60,8 +91,9 @@ def cli() -> None:
     show_default=True,
     help="Which tensors to list.",
 )
+@verify_option
 @quiet_option
-def inspect(artifact: str, output_format: str, filters: tuple[str, ...], no_stats: bool, group: str, quiet: bool) -> None:
+def inspect(artifact: str, output_format: str, filters: tuple[str, ...], no_stats: bool, group: str, verify: bool, quiet: bool) -> None:
     """List the tensors of ARTIFACT with shape, dtype, group, size and statistics.
 
     ARTIFACT is a checkpoint prefix, its .index or .data file, a directory with a
@@ -71,20 +103,26 @@ def inspect(artifact: str, output_format: str, filters: tuple[str, ...], no_stat
     Example:
 
         ckptdiff inspect sample_checkpoints/keras3/model.weights.h5 --group model
+
+        ckptdiff inspect sample_checkpoints/tf2 --verify --no-stats
     """
     from ckptdiff.inspect import inspect_artifact
     from ckptdiff.readers import open_artifact
+    from ckptdiff.verify import verify_artifact
 
     with open_artifact(artifact) as art:
         report = inspect_artifact(art, filters=filters, group=group, with_stats=not no_stats)
+        integrity = [verify_artifact(art)] if verify else []
     if output_format == "json":
         from ckptdiff.report.json import render_inspect_json
 
-        click.echo(render_inspect_json(report), nl=False)
+        click.echo(_with_integrity(render_inspect_json(report), output_format, integrity), nl=False)
     else:
         from ckptdiff.report.table import render_inspect_table
 
-        click.echo(render_inspect_table(report), nl=False)
+        click.echo(_with_integrity(render_inspect_table(report), output_format, integrity), nl=False)
+    if _integrity_failed(integrity):
+        raise SystemExit(ExitCode.FINDINGS)
 
 
 class CommaList(click.ParamType):
@@ -118,8 +156,9 @@ class CommaList(click.ParamType):
 @format_option(("table", "json", "junit"))
 @click.option("--fail-on", type=CommaList(("missing", "shape_mismatch", "dtype_mismatch", "partial", "unexpected")), default="missing,shape_mismatch,dtype_mismatch,partial", show_default=True, help="Statuses that make the exit status 1.")
 @click.option("--ignore", multiple=True, metavar="GLOB", help="Leave out variables or entries whose path or key matches (repeatable).")
+@verify_option
 @quiet_option
-def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_on: tuple[str, ...], ignore: tuple[str, ...], quiet: bool) -> None:
+def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_on: tuple[str, ...], ignore: tuple[str, ...], verify: bool, quiet: bool) -> None:
     """Report what restoring ARTIFACT into the model --model SPEC would do, variable by variable.
 
     Every model variable is matched, missing, shape_mismatch or dtype_mismatch; every entry
@@ -133,23 +172,27 @@ def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_
     from ckptdiff.check import check_restore
     from ckptdiff.live.spec import load_live_model
     from ckptdiff.readers import open_artifact
+    from ckptdiff.verify import verify_artifact
 
     with open_artifact(artifact) as art:
+        integrity = [verify_artifact(art)] if verify else []
         live = load_live_model(model_spec)
         report = check_restore(art, live, loader=loader, fail_on=fail_on, ignore=ignore)
     if output_format == "json":
         from ckptdiff.report.json import render_check_json
 
-        click.echo(render_check_json(report), nl=False)
+        click.echo(_with_integrity(render_check_json(report), output_format, integrity), nl=False)
     elif output_format == "junit":
         from ckptdiff.report.junit import render_check_junit
 
         click.echo(render_check_junit(report), nl=False)
+        if integrity:  # XML has no room for it: the integrity section goes to stderr
+            click.echo(_with_integrity("", "table", integrity), nl=False, err=True)
     else:
         from ckptdiff.report.table import render_check_table
 
-        click.echo(render_check_table(report), nl=False)
-    if not report.ok:
+        click.echo(_with_integrity(render_check_table(report), output_format, integrity), nl=False)
+    if not report.ok or _integrity_failed(integrity):
         raise SystemExit(ExitCode.FINDINGS)
 
 
@@ -166,8 +209,9 @@ def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_
     help="Which pairs to list (counts always cover all).",
 )
 @format_option(FORMAT_CHOICES_INSPECT)
+@verify_option
 @quiet_option
-def diff(artifact_a: str, artifact_b: str, atol: float, rtol: float, only: str, output_format: str, quiet: bool) -> None:
+def diff(artifact_a: str, artifact_b: str, atol: float, rtol: float, only: str, output_format: str, verify: bool, quiet: bool) -> None:
     """Compare the tensors of two artifacts, of the same or of different formats.
 
     Pairs are aligned by key, by object-graph path, or by Keras layer name and weight position;
@@ -180,20 +224,48 @@ def diff(artifact_a: str, artifact_b: str, atol: float, rtol: float, only: str, 
     """
     from ckptdiff.diff import diff_artifacts
     from ckptdiff.readers import open_artifact
+    from ckptdiff.verify import verify_artifact
 
     if atol < 0 or rtol < 0:
         raise click.BadParameter("tolerances must be >= 0")
     with open_artifact(artifact_a) as a, open_artifact(artifact_b) as b:
         report = diff_artifacts(a, b, atol=atol, rtol=rtol)
+        integrity = [verify_artifact(a), verify_artifact(b)] if verify else []
     if output_format == "json":
         from ckptdiff.report.json import render_diff_json
 
-        click.echo(render_diff_json(report, only), nl=False)
+        click.echo(_with_integrity(render_diff_json(report, only), output_format, integrity), nl=False)
     else:
         from ckptdiff.report.table import render_diff_table
 
-        click.echo(render_diff_table(report, only), nl=False)
-    if not report.identical:
+        click.echo(_with_integrity(render_diff_table(report, only), output_format, integrity), nl=False)
+    if not report.identical or _integrity_failed(integrity):
+        raise SystemExit(ExitCode.FINDINGS)
+
+
+@cli.command()
+@click.argument("artifact")
+@format_option(FORMAT_CHOICES_INSPECT)
+def scan(artifact: str, output_format: str) -> None:
+    """Report what loading ARTIFACT would execute, import, write or read, without executing anything.
+
+    Keras configs (legacy H5 model_config/training_config, .keras config.json): Lambda layers,
+    modules outside Keras, custom objects, raw-op wrappers. .keras zips: members Keras never writes,
+    absolute or '..' paths, declared sizes no compression can produce. SavedModels: file, network,
+    console and Python ops a signature, restored function or init op reaches; assets (info).
+    Checkpoints hold data only. Exit 0 clean (info findings do not count), 1 findings, 2 unusable input.
+
+    Example:
+
+        ckptdiff scan sample_checkpoints/hostile/lambda.keras
+    """
+    from ckptdiff.report.scan_render import render_scan_json, render_scan_table
+    from ckptdiff.scan.scanner import scan_artifact
+
+    report = scan_artifact(artifact)
+    render = render_scan_json if output_format == "json" else render_scan_table
+    click.echo(render(report), nl=False)
+    if not report.clean:
         raise SystemExit(ExitCode.FINDINGS)
 
 

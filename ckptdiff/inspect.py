@@ -7,7 +7,7 @@ from typing import Callable, Iterable
 
 from ckptdiff.artifact import GROUPS, Artifact, TensorEntry
 from ckptdiff.report.interface import ArtifactInfo, GroupSummary, InspectReport, TensorRow
-from ckptdiff.stats.parallel import compute_all_stats
+from ckptdiff.stats.parallel import assess_all, compute_all_stats
 
 ALL_GROUPS = "all"
 
@@ -43,7 +43,8 @@ def inspect_artifact(
         artifact: an open artifact.
         filters: glob patterns; when given, only entries whose key or a path matches one are kept.
         group: `model`, `optimizer`, `bookkeeping` or `all`.
-        with_stats: compute per-tensor statistics (one streaming pass per tensor, on all cores).
+        with_stats: compute per-tensor statistics (one streaming pass per tensor, on all cores) and the
+            fresh-init verdict from them (plus a bounded deterministic sample for the distribution tests).
         progress: called with the number of elements done, as work finishes.
 
     Returns:
@@ -57,6 +58,7 @@ def inspect_artifact(
     ]
     selected.sort(key=lambda e: GROUPS.index(e.group))
     stats = compute_all_stats(selected, progress=progress) if with_stats else [None] * len(selected)
+    verdicts = assess_all(selected, stats) if with_stats else [None] * len(selected)
     rows = tuple(
         TensorRow(
             key=e.key,
@@ -67,8 +69,9 @@ def inspect_artifact(
             paths=e.paths,
             model_path=e.model_path,
             stats=s,
+            init=v,
         )
-        for e, s in zip(selected, stats)
+        for e, s, v in zip(selected, stats, verdicts)
     )
     summary = tuple(
         GroupSummary(

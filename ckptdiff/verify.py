@@ -262,13 +262,18 @@ def _check_entry(f, entry: _Stored, shard: Path) -> IntegrityProblem | None:
         if seen < entry.size:
             return IntegrityProblem(entry.key, PROBLEM_TRUNCATED, f"{shard.name} ends inside the tensor ({where})")
         actual = crc
-    masked = tb._mask_crc(actual)
+    masked = mask_crc32c(actual)
     if masked != entry.crc:
         return IntegrityProblem(
             entry.key, PROBLEM_CRC,
             f"stored CRC32C {entry.crc:#010x}, computed {masked:#010x} over {where}: the tensor's bytes are damaged",
         )
     return None
+
+
+def mask_crc32c(crc: int) -> int:
+    """crc32c::Mask: TensorFlow stores CRCs rotated and offset so that CRCs of data holding CRCs stay strong."""
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + tb.CRC_MASK_DELTA) & 0xFFFFFFFF
 
 
 def _string_tensor_crc(data: bytes, count: int) -> int | None:
@@ -356,7 +361,7 @@ def verify_zip_members(path: Path) -> tuple[int, list[IntegrityProblem]]:
     Returns:
         (members checked, problems).
     """
-    from ckptdiff.scan.zip_members import _absurd_size
+    from ckptdiff.scan.zip_members import absurd_member_size
 
     problems: list[IntegrityProblem] = []
     with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
@@ -368,7 +373,7 @@ def verify_zip_members(path: Path) -> tuple[int, list[IntegrityProblem]]:
                 continue
             if info.is_dir():
                 continue
-            absurd = _absurd_size(info)
+            absurd = absurd_member_size(info)
             if absurd:
                 problems.append(IntegrityProblem(info.filename, PROBLEM_ZIP_MEMBER, f"not read: {absurd}"))
                 continue

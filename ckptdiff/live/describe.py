@@ -18,6 +18,7 @@ from ckptdiff.live.model import (
     LiveNode,
     LiveVariable,
 )
+from ckptdiff.stats.initializers import INITIALIZER_ATTRIBUTES
 from ckptdiff.tf_import import import_tensorflow
 
 _MAX_GRAPH_NODES = 1_000_000
@@ -109,8 +110,15 @@ def _variable_record(index: int, var: Any, owner: tuple[str, Any] | None, kind: 
 
 
 def _initializer_config(layer: Any, var_name: str) -> dict | None:
-    """The initializer a layer was configured with for one of its variables (`kernel_initializer`...)."""
-    init = getattr(layer, f"{var_name}_initializer", None)
+    """The initializer a layer (or its cell) was configured with for one of its variables."""
+    init = None
+    for owner in (layer, getattr(layer, "cell", None)):
+        for attribute in INITIALIZER_ATTRIBUTES.get(var_name, (f"{var_name}_initializer",)):
+            init = getattr(owner, attribute, None) if owner is not None else None
+            if init is not None:
+                break
+        if init is not None:
+            break
     if init is None:
         return None
     get_config = getattr(init, "get_config", None)
@@ -119,6 +127,8 @@ def _initializer_config(layer: Any, var_name: str) -> dict | None:
 
 
 def _plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
     return value is None or isinstance(value, (str, int, float, bool))
 
 

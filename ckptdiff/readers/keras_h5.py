@@ -48,6 +48,7 @@ import numpy as np
 from ckptdiff.artifact import FORMAT_KERAS_H5, Artifact, Group, LayerRecord, TensorEntry
 from ckptdiff.errors import CkptdiffError, CorruptArtifact, NotHdf5, UnknownArtifactKind
 from ckptdiff.readers.groups import classify_key
+from ckptdiff.readers.h5_safety import check_dataset_fits, check_global_heaps
 from ckptdiff.readers.sources import H5DatasetSource
 
 LAYER_NAMES_ATTR = "layer_names"
@@ -112,6 +113,7 @@ def open_hdf5_readonly(path: Path | Any, display: str, *, member: str | None = N
         CorruptArtifact: they are HDF5 but h5py cannot open them.
     """
     try:
+        check_global_heaps(path, display)
         return h5py.File(path, "r")
     except H5_ERRORS as exc:
         subject = f"member {member} is " if member else ""
@@ -204,8 +206,13 @@ def dataset_source(dataset: h5py.Dataset) -> H5DatasetSource:
     return H5DatasetSource(dataset)
 
 
-def make_h5_entry(dataset: h5py.Dataset, group: Group, paths: tuple[str, ...] = ()) -> TensorEntry:
-    """A TensorEntry for one dataset, keyed by its full HDF5 path without the leading slash."""
+def make_h5_entry(dataset: h5py.Dataset, group: Group, paths: tuple[str, ...] = (), display: str | None = None) -> TensorEntry:
+    """A TensorEntry for one dataset, keyed by its full HDF5 path without the leading slash.
+
+    Raises:
+        CorruptArtifact: the dataset's declared shape and dtype do not fit the file (check_dataset_fits).
+    """
+    check_dataset_fits(dataset, display or str(dataset.file.filename))
     shape = dataset.shape if dataset.shape is not None else ()
     try:
         nbytes: int | None = int(dataset.id.get_storage_size())
@@ -287,7 +294,7 @@ class _Collector:
         if key in self.entries:
             self.duplicates.append(key)
         else:
-            self.entries[key] = make_h5_entry(found, group, (path,))
+            self.entries[key] = make_h5_entry(found, group, (path,), self.display)
         return key
 
 
@@ -412,7 +419,7 @@ def _add_unlisted(h5: h5py.File, collector: _Collector) -> None:
         key = dataset.name.lstrip("/")
         if key in collector.entries:
             continue
-        collector.entries[key] = make_h5_entry(dataset, classify_key(key))
+        collector.entries[key] = make_h5_entry(dataset, classify_key(key), display=collector.display)
         unlisted.append(key)
     if unlisted:
         collector.notes.append(

@@ -516,7 +516,7 @@ def read_keras3_layout(h5: h5py.File, display: str, config: dict[str, Any] | Non
         names = _name_chain(h5, container.path, derived, display)
         for index, dataset in _vars_in_order(container.vars, odd_names):
             paths = (f"{names}/{VARS_GROUP}/{index}",) if names and group == "model" else ()
-            entry = make_h5_entry(dataset, group, paths)
+            entry = make_h5_entry(dataset, group, paths, display)
             entries.setdefault(entry.key, entry)
             keys.append(entry.key)
         if group != "model" or (container.path == "" and not keys):
@@ -533,7 +533,7 @@ def read_keras3_layout(h5: h5py.File, display: str, config: dict[str, Any] | Non
     stray = [d for d in all_datasets(h5) if d.name.lstrip("/") not in entries]
     for dataset in stray:
         key = dataset.name.lstrip("/")
-        entries[key] = make_h5_entry(dataset, container_group(key))
+        entries[key] = make_h5_entry(dataset, container_group(key), display=display)
     if stray:
         notes.append(
             f"{len(stray)} dataset(s) are not variables of any container's vars group (Keras' loader "

@@ -67,6 +67,10 @@ class MemmapSource:
                 released = _release(self.buffer, released, done)
         _release(self.buffer, released, self.offset + stop * itemsize)
 
+    def release(self) -> None:
+        """Drop this tensor's pages from the process (the page cache keeps them): after sampling reads."""
+        _release(self.buffer, self.offset, self.offset + self._count() * np.dtype(self.dtype).itemsize)
+
     def _count(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
 

@@ -488,15 +488,39 @@ def _tf_source(prefix: Path, key: str) -> TensorSource:
     return tf_tensor_source(str(prefix), key)
 
 
-def _make_source(e: _StoredEntry, prefix: Path, buffers: list, big_endian: bool, what: str) -> tuple[str, TensorSource]:
-    """The dtype name and a source for one stored entry."""
+def _guarded_tf_source(prefix: Path, key: str, parts: list[_StoredEntry], buffers: list, what: str) -> TensorSource:
+    """TensorFlow's reader for a tensor, reached only once the stored CRC32C of every part it reads holds.
+
+    TensorFlow's BundleReader aborts the whole process (a CHECK failure in tensor_bundle.cc) after a
+    checksum mismatch in a sliced tensor, so damaged bytes are refused here first.
+    """
+    source = _tf_source(prefix, key)
+
+    def load() -> np.ndarray:
+        for part in parts:
+            if part.crc32c is None or part.dtype_enum == DT_STRING:
+                continue
+            actual = _mask_crc(crc32c.crc32c(memoryview(buffers[part.shard_id])[part.offset : part.offset + part.size]))
+            if actual != part.crc32c:
+                raise CorruptArtifact(
+                    f"{what}: stored bytes fail their CRC32C (stored {part.crc32c:#010x}, computed {actual:#010x}); "
+                    "not handed to TensorFlow's reader"
+                )
+        return source.read()
+
+    return LazySource(load)
+
+
+def _make_source(e: _StoredEntry, prefix: Path, buffers: list, big_endian: bool, what: str,
+                 slices: list[_StoredEntry] | None = None) -> tuple[str, TensorSource]:
+    """The dtype name and a source for one stored entry (slices: the parts of a sliced entry)."""
     if e.sliced:
         name = _dtype_name(e.dtype_enum)
-        return name, _tf_source(prefix, e.key)
+        return name, _guarded_tf_source(prefix, e.key, slices or [], buffers, what)
     dtype = NUMPY_DTYPES.get(e.dtype_enum)
     if dtype is not None and big_endian and dtype.itemsize > 1:
         if dtype.kind == "V":  # ml_dtypes types have no byte-swapped numpy form
-            return dtype.name, _tf_source(prefix, e.key)
+            return dtype.name, _guarded_tf_source(prefix, e.key, [e], buffers, what)
         return dtype.name, MemmapSource(buffers[e.shard_id], e.offset, dtype.newbyteorder(">"), e.shape)
     if dtype is not None:
         return dtype.name, MemmapSource(buffers[e.shard_id], e.offset, dtype, e.shape)
@@ -507,7 +531,7 @@ def _make_source(e: _StoredEntry, prefix: Path, buffers: list, big_endian: bool,
             return "string", ArraySource(load())
         return "string", LazySource(load)
     if e.dtype_enum in TF_ONLY_DTYPES or e.dtype_enum == DT_STRING:
-        return _dtype_name(e.dtype_enum), _tf_source(prefix, e.key)
+        return _dtype_name(e.dtype_enum), _guarded_tf_source(prefix, e.key, [e], buffers, what)
     return _dtype_name(e.dtype_enum), UnsupportedSource(what)
 
 
@@ -582,17 +606,19 @@ def _build_entries(stored: list[_StoredEntry], raw_keys: list[bytes], prefix: Pa
                    big_endian: bool, what: str) -> list[TensorEntry]:
     sliced = {raw for raw, e in zip(raw_keys, stored) if e.sliced}
     slice_bytes: dict[bytes, int] = {}
+    slices_of: dict[bytes, list[_StoredEntry]] = {}
     hidden = set()
     for raw, e in zip(raw_keys, stored):
         owner = _slice_owner(raw)
         if owner is not None and owner in sliced:
             hidden.add(raw)
             slice_bytes[owner] = slice_bytes.get(owner, 0) + e.size
+            slices_of.setdefault(owner, []).append(e)
     entries = []
     for raw, e in zip(raw_keys, stored):
         if raw in hidden:
             continue  # a slice of a partitioned tensor: TensorFlow lists only the whole tensor
-        dtype, source = _make_source(e, prefix, buffers, big_endian, f"{what}: tensor '{e.key}'")
+        dtype, source = _make_source(e, prefix, buffers, big_endian, f"{what}: tensor '{e.key}'", slices_of.get(raw))
         entries.append(
             TensorEntry(
                 key=e.key,

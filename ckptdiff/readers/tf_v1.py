@@ -42,7 +42,12 @@ def tf_tensor_source(prefix: str, key: str) -> LazySource:
     """
 
     def load() -> np.ndarray:
-        value = _checkpoint_reader(prefix).get_tensor(key)
+        reader = _checkpoint_reader(prefix)
+        try:
+            value = reader.get_tensor(key)
+        except Exception as exc:  # TF raises DataLossError, OpError, ... for damaged bytes
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UnreadableArtifact(f"{prefix}: TensorFlow cannot read tensor {key!r} ({first})") from None
         return np.asarray(value)
 
     return LazySource(load)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ckptdiff.stats.fresh import InitVerdict
 from ckptdiff.stats.moments import TensorStats
 
 INSPECT_SCHEMA = "ckptdiff.inspect/1"
@@ -41,6 +42,8 @@ class TensorRow:
     """None with --no-stats or for non-numeric dtypes."""
     model_path: str = ""
     """The recorded path that says where the tensor lives in the model (outside any optimizer)."""
+    init: InitVerdict | None = None
+    """Whether the values look freshly initialised (None with --no-stats)."""
 
 
 @dataclass(frozen=True)

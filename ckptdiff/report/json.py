@@ -53,6 +53,13 @@ def artifact_json(info: ArtifactInfo) -> dict[str, Any]:
     }
 
 
+def init_json(verdict: Any) -> dict[str, Any] | None:
+    """The `init` object: verdict, match, score, evidence."""
+    if verdict is None:
+        return None
+    return {"verdict": verdict.verdict, "match": verdict.match, "score": _finite_or_none(verdict.score), "evidence": verdict.evidence}
+
+
 def tensor_json(row: TensorRow) -> dict[str, Any]:
     """One tensor of an inspect report."""
     return {
@@ -64,6 +71,7 @@ def tensor_json(row: TensorRow) -> dict[str, Any]:
         "paths": list(row.paths),
         "model_path": row.model_path,
         "stats": None if row.stats is None else {k: _finite_or_none(v) for k, v in asdict(row.stats).items()},
+        "init": init_json(row.init),
     }
 
 

@@ -17,6 +17,15 @@ def render_artifact_header(info: ArtifactInfo) -> list[str]:
     return lines
 
 
+def init_text(verdict: object | None) -> str:
+    """`fresh (glorot_uniform)`, `trained`, `?` for inconclusive, `-` when not assessed."""
+    if verdict is None:
+        return "-"
+    name = {"inconclusive": "?"}.get(verdict.verdict, verdict.verdict)  # type: ignore[attr-defined]
+    match = verdict.match  # type: ignore[attr-defined]
+    return f"{name} ({match})" if match and verdict.verdict != "inconclusive" else (f"? ({match})" if match == "nonfinite" else name)  # type: ignore[attr-defined]
+
+
 def _model_path(row: TensorRow) -> str:
     """The recorded path that names the tensor in the model, when it differs from the key."""
     return "" if not row.model_path or row.key.startswith(row.model_path) else row.model_path
@@ -29,7 +38,7 @@ def render_inspect_table(report: InspectReport) -> str:
     with_stats = any(r.stats is not None for r in report.tensors)
     headers = ["key"] + (["path"] if with_paths else []) + ["shape", "dtype", "group", "size"]
     if with_stats:
-        headers += ["mean", "std", "min", "max", "zeros", "nan", "inf"]
+        headers += ["mean", "std", "min", "max", "zeros", "nan", "inf", "init"]
     rows = []
     for r in report.tensors:
         row = [r.key] + ([_model_path(r)] if with_paths else [])
@@ -41,6 +50,7 @@ def render_inspect_table(report: InspectReport) -> str:
             else:
                 zeros = "-" if s.zero_fraction is None else f"{100 * s.zero_fraction:.0f}%"
                 row += [number(s.mean), number(s.std), number(s.min), number(s.max), zeros, s.nan_count, s.inf_count]
+            row.append(init_text(r.init))
         rows.append(row)
     lines.append("")
     lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else "(no tensors)")
@@ -51,6 +61,13 @@ def render_inspect_table(report: InspectReport) -> str:
         if g.tensors
     ]
     lines.append("summary: " + ("; ".join(parts) if parts else "nothing selected"))
+    verdicts = [r.init.verdict for r in report.tensors if r.init is not None]
+    if verdicts:
+        lines.append(
+            "init: "
+            + ", ".join(f"{verdicts.count(v)} {v}" for v in ("fresh", "trained", "inconclusive"))
+            + " (fresh = looks freshly initialised; --format json has the evidence)"
+        )
     nonfinite = [r.key for r in report.tensors if r.stats is not None and r.stats.nonfinite]
     if nonfinite:
         lines.append(f"nonfinite: {len(nonfinite)} tensors hold NaN or Inf: {', '.join(nonfinite[:5])}")

@@ -112,7 +112,7 @@ def find_code_in_config(config: Any) -> list[ConfigDanger]:
     dangers: list[ConfigDanger] = []
     lambdas: list[str] = []
     for where, node in _walk(config, ""):
-        inside_lambda = any(where.startswith(f"{loc}.config") for loc in lambdas)
+        inside_lambda = any(where.startswith(f"{loc}.config" if loc else "config") for loc in lambdas)
         cls = node.get("class_name")
         inner = node.get("config") if isinstance(node.get("config"), dict) else {}
         if cls in LAMBDA_CLASSES:

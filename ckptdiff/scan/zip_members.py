@@ -48,7 +48,7 @@ def check_zip_members(infos: list[zipfile.ZipInfo]) -> list[Finding]:
                 Finding(SEVERITY_HIGH, "path-traversal", name,
                         "absolute or '..' member path: extracting the archive writes outside its folder")
             )
-        absurd = _absurd_size(info)
+        absurd = absurd_member_size(info)
         if absurd:
             findings.append(Finding(SEVERITY_HIGH, "zip-bomb", name, absurd))
         if _escapes(name) or absurd:
@@ -76,7 +76,7 @@ def _escapes(name: str) -> bool:
     return ".." in parts or posixpath.normpath(name).startswith("..")
 
 
-def _absurd_size(info: zipfile.ZipInfo) -> str | None:
+def absurd_member_size(info: zipfile.ZipInfo) -> str | None:
     """Why the declared uncompressed size cannot be genuine, or None."""
     declared, stored = info.file_size, info.compress_size
     if declared > MAX_MEMBER_BYTES:

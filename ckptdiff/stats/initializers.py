@@ -32,26 +32,33 @@ _NAMED_VARIANCE_SCALING: dict[tuple[float, str, str], str] = {
 }
 """The named Keras initializers that are VarianceScaling presets: (scale, mode, distribution) -> name."""
 
+LEGACY_TRUNCATED = "legacy_truncated_normal"
+"""Keras < 2.2.5 VarianceScaling(distribution="normal"): truncated normal with std before truncation sqrt(scale/n)."""
+
 _CATALOGUE_VARIANCE_SCALING: tuple[tuple[float, str, str], ...] = (
-    (1.0, "fan_avg", KIND_UNIFORM),
-    (1.0, "fan_avg", KIND_TRUNCATED),
-    (2.0, "fan_in", KIND_UNIFORM),
-    (2.0, "fan_in", KIND_TRUNCATED),
-    (1.0, "fan_in", KIND_UNIFORM),
-    (1.0, "fan_in", KIND_TRUNCATED),
-    (1.0, "fan_avg", KIND_NORMAL),
-    (2.0, "fan_in", KIND_NORMAL),
-    (1.0, "fan_in", KIND_NORMAL),
-    (2.0, "fan_out", KIND_TRUNCATED),
-    (2.0, "fan_out", KIND_NORMAL),
-    (2.0, "fan_out", KIND_UNIFORM),
-    (1.0, "fan_out", KIND_UNIFORM),
-    (1.0, "fan_out", KIND_TRUNCATED),
-    (1.0 / 3.0, "fan_in", KIND_UNIFORM),
+    (1.0, "fan_avg", "uniform"),
+    (1.0, "fan_avg", "truncated_normal"),
+    (2.0, "fan_in", "uniform"),
+    (2.0, "fan_in", "truncated_normal"),
+    (1.0, "fan_in", "uniform"),
+    (1.0, "fan_in", "truncated_normal"),
+    (2.0, "fan_out", "truncated_normal"),
+    (2.0, "fan_out", "uniform"),
+    (1.0, "fan_out", "uniform"),
+    (1.0, "fan_out", "truncated_normal"),
+    (1.0 / 3.0, "fan_in", "uniform"),
+    (1.0, "fan_avg", LEGACY_TRUNCATED),
+    (2.0, "fan_in", LEGACY_TRUNCATED),
+    (1.0, "fan_in", LEGACY_TRUNCATED),
 )
 """VarianceScaling settings tried when the initializer is unknown: the Keras presets first, then the
-untruncated variants (`variance_scaling(distribution="untruncated_normal")`), the fan_out modes
-(Kaiming fan_out) and scale 1/3 fan_in uniform (TF-Slim / PyTorch-style layers)."""
+fan_out modes (Kaiming fan_out), scale 1/3 fan_in uniform (TF-Slim / PyTorch-style layers) and the
+Keras < 2.2.5 normals (truncated at 2 * sqrt(scale / n), so 0.88x the std).
+
+Untruncated normals whose scale comes from the fans (`variance_scaling(distribution="untruncated_normal")`)
+are deliberately absent: trained weights settle into Gaussians of about that scale (He init works because
+of it), and with no bound to stay inside, a trained kernel can match them perfectly. They are tested
+only when the live model says it was configured with one."""
 
 _CATALOGUE_FIXED: tuple[tuple[str, float, float], ...] = (
     (KIND_UNIFORM, 0.0, 0.05),
@@ -72,6 +79,22 @@ _CATALOGUE_FIXED: tuple[tuple[str, float, float], ...] = (
 """Initializers with a fixed scale: Keras' RandomUniform/RandomNormal/TruncatedNormal defaults (0.05),
 BERT/GPT-style 0.02 and 0.01, and TF1's defaults (random_uniform_initializer is U(0, 1),
 random_normal_initializer and truncated_normal_initializer have stddev 1)."""
+
+
+INITIALIZER_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "kernel": ("kernel_initializer", "depthwise_initializer"),  # Keras 3 DepthwiseConv2D calls its weight kernel
+    "recurrent_kernel": ("recurrent_initializer",),
+    "depthwise_kernel": ("depthwise_initializer",),
+    "pointwise_kernel": ("pointwise_initializer",),
+    "bias": ("bias_initializer",),
+    "embeddings": ("embeddings_initializer",),
+    "gamma": ("gamma_initializer",),
+    "beta": ("beta_initializer",),
+    "moving_mean": ("moving_mean_initializer",),
+    "moving_variance": ("moving_variance_initializer",),
+}
+"""Keras weight name -> the layer (or cell, or EinsumDense) attributes holding its initializer, first found wins.
+`recurrent_kernel` is configured by `recurrent_initializer`, not `recurrent_kernel_initializer`."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +252,10 @@ def variance_scaling_family(
         name = _NAMED_VARIANCE_SCALING.get((float(scale), mode, kind)) or (
             f"variance_scaling({_fmt(scale)},{mode},{'untruncated_normal' if kind == KIND_NORMAL else kind})"
         )
+    if distribution == LEGACY_TRUNCATED:
+        legacy = _NAMED_VARIANCE_SCALING.get((float(scale), mode, KIND_TRUNCATED))
+        name = f"{legacy or name}(keras<2.2.5)"
+        return InitFamily(name, KIND_TRUNCATED, 0.0, math.sqrt(variance), fans)
     if kind == KIND_UNIFORM:
         return InitFamily(name, kind, 0.0, math.sqrt(3.0 * variance), fans)
     if kind == KIND_TRUNCATED:
@@ -284,6 +311,16 @@ def catalogue(shape: tuple[int, ...]) -> list[InitFamily]:
             seen.add(key)
             unique.append(family)
     return unique
+
+
+def unbounded_fan_families(shape: tuple[int, ...]) -> list[InitFamily]:
+    """The untruncated VarianceScaling normals left out of the catalogue (see _CATALOGUE_VARIANCE_SCALING)."""
+    families = [
+        variance_scaling_family(scale, mode, "untruncated_normal", fans)
+        for fans in candidate_fans(shape)
+        for scale, mode in ((1.0, "fan_avg"), (2.0, "fan_in"), (1.0, "fan_in"), (2.0, "fan_out"))
+    ]
+    return list({round(f.scale, 12): f for f in reversed(families)}.values())[::-1]
 
 
 def _cfg(config: dict[str, Any], key: str, default: Any) -> Any:
@@ -380,7 +417,9 @@ def parse_initializer(initializer: dict[str, Any] | str, shape: tuple[int, ...])
         return None if family is None else [family]
     if key in ("random_uniform", "tf1_random_uniform"):
         lo = float(_cfg(config, "minval", -0.05 if key == "random_uniform" else 0.0))
-        hi = float(_cfg(config, "maxval", 0.05 if key == "random_uniform" else 1.0))
+        # TF1's RandomUniform records maxval=None, meaning 1 for floats.
+        tf1_default = key == "tf1_random_uniform" or ("maxval" in config and config["maxval"] is None)
+        hi = float(_cfg(config, "maxval", 1.0 if tf1_default else 0.05))
         return [fixed_family(KIND_UNIFORM, (lo + hi) / 2.0, (hi - lo) / 2.0)]
     if key in ("random_normal", "truncated_normal", "tf1_random_normal", "tf1_truncated_normal"):
         default_std = 1.0 if key.startswith("tf1_") else 0.05

@@ -96,7 +96,8 @@ class _Accumulator:
         if native is not None:
             shift = native.type(mean_b)
             centred = np.subtract(chunk, shift, out=_scratch(native, n_b))
-            m2_b = float(np.square(centred, out=centred).sum()) - n_b * (mean_b - float(shift)) ** 2
+            with np.errstate(over="ignore", invalid="ignore"):  # huge finite values square to inf: std is inf, not a warning
+                m2_b = float(np.square(centred, out=centred).sum()) - n_b * (mean_b - float(shift)) ** 2
         else:
             centred = chunk.astype(np.float64) - mean_b
             m2_b = float(np.dot(centred, centred))

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ckptdiff.artifact import TensorEntry
 from ckptdiff.stats.moments import TensorStats, _Accumulator, accumulate, is_numeric_dtype
+
+if TYPE_CHECKING:
+    from ckptdiff.stats.fresh import InitVerdict
 
 SEGMENT_ELEMENTS = 1 << 24
 """16 Mi elements (64 MiB of float32) per task: coarse enough to keep scheduling overhead nil."""
@@ -77,3 +80,41 @@ def compute_all_stats(
             for index, future in futures:
                 finish(index, future.result())
     return [partial[i].result() if i in partial else None for i in range(len(entries))]
+
+
+def assess_all(
+    entries: Sequence[TensorEntry],
+    stats: Sequence[TensorStats | None],
+    *,
+    initializers: Sequence[dict | None] | None = None,
+    fresh_values: Sequence[object] | None = None,
+    workers: int | None = None,
+) -> list[InitVerdict]:
+    """The fresh-init verdict of every entry, in entry order, computed on all cores.
+
+    Args:
+        entries: the tensors.
+        stats: their statistics from the streaming pass (same order).
+        initializers: the live model's configured initializer per entry, when known (check).
+        fresh_values: the live model's own initial value per entry, when known (check).
+        workers: threads to use (default: one per core).
+    """
+    from ckptdiff.stats.fresh import assess_init
+
+    def one(i: int) -> InitVerdict:
+        verdict = assess_init(
+            entries[i],
+            stats[i],
+            initializer=initializers[i] if initializers is not None else None,
+            fresh=fresh_values[i] if fresh_values is not None else None,  # type: ignore[arg-type]
+        )
+        release = getattr(entries[i].source, "release", None)
+        if release is not None:
+            release()
+        return verdict
+
+    workers = workers or default_workers()
+    if workers == 1 or len(entries) <= 1:
+        return [one(i) for i in range(len(entries))]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ckptdiff-init") as pool:
+        return list(pool.map(one, range(len(entries))))

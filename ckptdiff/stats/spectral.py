@@ -8,8 +8,10 @@ from functools import lru_cache
 
 import numpy as np
 
-MIN_SIDE = 8
-"""Matrices with a shorter side than this have too few singular values for the laws to say anything."""
+MIN_SIDE = 2
+"""The edge test needs two singular values (simulated i.i.d. p x q matrices with p = 2..7 stay below TW z 3.2)."""
+MP_MIN_SIDE = 8
+"""The Marchenko-Pastur bulk test needs at least this many singular values."""
 MIN_LINE_LENGTH = 16
 """Whole lines at least this long make the Gram test decisive: random lines have cosines near 1/sqrt(length)."""
 EDGE_Z_LIMIT = 6.0
@@ -105,7 +107,8 @@ def measure_spectrum(matrix: np.ndarray, loc: float = 0.0) -> SpectralResult | N
         loc: the entries' expected mean, subtracted first.
 
     Returns:
-        The statistics, or None when the shorter side is below MIN_SIDE or the matrix is all loc.
+        The statistics (the bulk test reports 0 below MP_MIN_SIDE), or None when the shorter side
+        is below MIN_SIDE or the matrix is all loc.
     """
     x = np.asarray(matrix, dtype=np.float64) - loc
     if x.shape[0] > x.shape[1]:
@@ -121,7 +124,7 @@ def measure_spectrum(matrix: np.ndarray, loc: float = 0.0) -> SpectralResult | N
     centre, scale = _tracy_widom_centre_scale(p, q)
     z = (eig - centre) / scale
     top = math.sqrt(eig[-1])
-    limit = mp_ks_limit(p)
+    limit = mp_ks_limit(p) if p >= MP_MIN_SIDE else math.inf
     smallest = math.sqrt(eig[0])
     return SpectralResult(
         rows=p,
@@ -129,7 +132,7 @@ def measure_spectrum(matrix: np.ndarray, loc: float = 0.0) -> SpectralResult | N
         top_ratio=top / (math.sqrt(p) + math.sqrt(q)),
         edge_z=float(z[-1]),
         outliers=int(np.count_nonzero(z > EDGE_Z_LIMIT)),
-        mp_ks=mp_ks_distance(eig / q, p / q),
+        mp_ks=mp_ks_distance(eig / q, p / q) if p >= MP_MIN_SIDE else 0.0,
         mp_limit=limit,
         spread=(top / smallest - 1.0) if smallest > 0 else math.inf,
     )

@@ -1,0 +1,290 @@
+"""--verify: damaged tensors are rows named by key (exit 1), structural damage is exit 2 at open, healthy files pass."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import REALWORLD_ARTIFACTS, SAMPLE_ARTIFACTS, SAMPLES, tree_digest
+from tests.fuzz.bundle_writer import CraftedEntry, float_entry, write_bundle
+
+KERNEL = "optimizer/_trainable_variables/4/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def _copy(rel: str, dest: Path) -> Path:
+    src = SAMPLES / rel
+    if not src.exists():
+        pytest.skip(f"sample {rel} not generated (make samples)")
+    target = dest / src.name
+    if src.is_dir():
+        shutil.copytree(src, target)
+    else:
+        shutil.copy(src, target)
+    return target
+
+
+def _flip_inside(prefix: str, key: str, delta: int = 100) -> Path:
+    from ckptdiff.readers import open_artifact
+
+    with open_artifact(prefix) as art:
+        entry = art.entry(key)
+        offset = entry.source.offset
+    shard = Path(prefix + ".data-00000-of-00001")
+    data = bytearray(shard.read_bytes())
+    data[offset + delta] ^= 0x10
+    shard.write_bytes(bytes(data))
+    return shard
+
+
+def test_one_flipped_byte_is_found_and_named(run_cli, tmp_path):
+    folder = _copy("tf2", tmp_path)
+    _flip_inside(str(folder / "ckpt-2"), KERNEL)
+    before = tree_digest(folder)
+    plain = run_cli("inspect", str(folder), "--no-stats")
+    assert plain.exit_code == 0  # the structure is intact: only --verify reads the checksums
+    result = run_cli("inspect", str(folder), "--verify", "--no-stats", "--format", "json")
+    assert result.exit_code == 1, result.stderr
+    integrity = json.loads(result.stdout)["integrity"]
+    assert integrity["ok"] is False and integrity["method"] == "crc32c" and integrity["checked"] == 30
+    assert [(p["key"], p["kind"]) for p in integrity["problems"]] == [(KERNEL, "crc-mismatch")]
+    table = run_cli("inspect", str(folder), "--verify", "--no-stats")
+    assert table.exit_code == 1
+    assert KERNEL in table.stdout and "crc-mismatch" in table.stdout
+    assert tree_digest(folder) == before
+
+
+@pytest.mark.requires_tf
+def test_tensorflow_reader_agrees_on_the_flipped_tensor(tf, tmp_path):
+    """Oracle: TensorFlow's own reader refuses exactly the tensor --verify names, and reads the others."""
+    from ckptdiff.readers import open_artifact
+    from ckptdiff.verify import verify_artifact
+
+    folder = _copy("tf2", tmp_path)
+    _flip_inside(str(folder / "ckpt-2"), KERNEL)
+    with open_artifact(folder) as art:
+        named = {p.key for p in verify_artifact(art).problems}
+        keys = [e.key for e in art.entries]
+    reader = tf.train.load_checkpoint(str(folder / "ckpt-2"))
+    refused = set()
+    for key in keys:
+        try:
+            reader.get_tensor(key)
+        except Exception:  # DataLossError: "Checksum does not match"
+            refused.add(key)
+    assert refused == named == {KERNEL}
+
+
+@pytest.mark.parametrize("rel", ["tf2_sharded/ckpt", "tf1/model.ckpt", "saved_model", "tf_weights/ckpt"])
+def test_flip_in_every_bundle_kind(run_cli, tmp_path, rel):
+    from ckptdiff.readers.tf_bundle import shard_path
+    from ckptdiff.verify import _read_index
+
+    top = rel.split("/")[0]
+    _copy("keras2/tf_weights" if top == "tf_weights" else top, tmp_path)
+    target = tmp_path / rel
+    prefix = target / "variables" / "variables" if rel == "saved_model" else target
+    num_shards, stored = _read_index(prefix, str(target))
+    victim = next(e for e in stored if e.size >= 8 and e.dtype_enum == 1 and e.shard_id == num_shards - 1)
+    shard = shard_path(prefix, victim.shard_id, num_shards)
+    data = bytearray(shard.read_bytes())
+    data[victim.offset + 3] ^= 0x01
+    shard.write_bytes(bytes(data))
+    result = run_cli("inspect", str(target), "--verify", "--no-stats", "--format", "json")
+    assert result.exit_code == 1, result.stderr
+    problems = json.loads(result.stdout)["integrity"]["problems"]
+    assert [(p["kind"]) for p in problems] == ["crc-mismatch"]
+    assert victim.key in problems[0]["key"] or problems[0]["key"] == victim.key
+
+
+def test_truncated_shard_is_named_at_open(run_cli, tmp_path):
+    folder = _copy("tf1", tmp_path)
+    shard = next(folder.glob("model.ckpt.data-*"))
+    shard.write_bytes(shard.read_bytes()[:-9])
+    result = run_cli("inspect", str(folder / "model.ckpt"), "--verify")
+    assert result.exit_code == 2
+    assert shard.name in result.stderr and "truncated" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_overlapping_index_entries_are_rows(run_cli, tmp_path):
+    values = np.arange(10, dtype="<f4").tobytes()
+    write_bundle(tmp_path / "ckpt", [
+        float_entry("a", values[:24], 0, (6,)),
+        float_entry("b", values[8:24], 8, (4,)),
+        float_entry("c", values[24:], 24, (4,)),
+    ], values)
+    result = run_cli("inspect", str(tmp_path / "ckpt"), "--verify", "--format", "json")
+    assert result.exit_code == 1
+    problems = json.loads(result.stdout)["integrity"]["problems"]
+    assert [(p["key"], p["kind"]) for p in problems] == [("b", "overlap")]
+    assert "'a'" in problems[0]["detail"]
+
+
+def test_ten_to_the_twelve_elements_in_an_index_is_refused_before_reading(run_cli, tmp_path):
+    import tracemalloc
+
+    write_bundle(tmp_path / "big", [CraftedEntry("a", (10**6, 10**6), 0, 4 * 10**12, 0)], b"\0" * 64)
+    write_bundle(tmp_path / "liar", [CraftedEntry("a", (10**6, 10**6), 0, 64, 0)], b"\0" * 64)
+    tracemalloc.start()
+    try:
+        big = run_cli("inspect", str(tmp_path / "big"), "--verify")
+        liar = run_cli("inspect", str(tmp_path / "liar"), "--verify")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert big.exit_code == 2 and "truncated" in big.stderr and "4000000000000" in big.stderr
+    assert liar.exit_code == 2 and "expected 4000000000000" in liar.stderr
+    assert peak < 64 << 20
+
+
+def test_ten_to_the_twelve_elements_in_an_h5_dataset_is_refused_before_reading(run_cli, tmp_path):
+    import tracemalloc
+
+    import h5py
+
+    for layout, kwargs in (("contiguous", {}), ("chunked", {"chunks": (1000, 1000)})):
+        path = tmp_path / f"{layout}.h5"
+        with h5py.File(path, "w") as f:
+            f.attrs["layer_names"] = np.array([b"dense"])
+            f.attrs["keras_version"] = b"2.15.0"
+            f.attrs["backend"] = b"tensorflow"
+            group = f.create_group("dense")
+            group.attrs["weight_names"] = np.array([b"dense/kernel:0"])
+            group.create_dataset("dense/kernel:0", shape=(10**6, 10**6), dtype="f4", **kwargs)
+        tracemalloc.start()
+        try:
+            result = run_cli("inspect", str(path))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert result.exit_code == 2, (layout, result.stdout, result.stderr)
+        assert "dense/dense/kernel:0" in result.stderr and "4000000000000 bytes" in result.stderr
+        assert peak < 64 << 20
+
+
+def test_truncated_h5_file_is_refused_at_open(run_cli, tmp_path):
+    import h5py
+
+    path = tmp_path / "cut.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = np.array([b"dense"])
+        group = f.create_group("dense")
+        group.attrs["weight_names"] = np.array([b"kernel:0"])
+        group.create_dataset("kernel:0", data=np.ones((256, 256), "f4"))
+        offset = f["dense/kernel:0"].id.get_offset()
+    data = path.read_bytes()
+    path.write_bytes(data[: offset + 1000])
+    result = run_cli("inspect", str(path), "--verify")
+    assert result.exit_code == 2
+    assert "cut.h5" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_keras_member_that_disagrees_with_its_directory(run_cli, tmp_path):
+    target = _copy("keras3/model.keras", tmp_path)
+    with zipfile.ZipFile(target) as z:
+        info = z.getinfo("model.weights.h5")
+        local_extra = struct.unpack_from("<H", target.read_bytes(), info.header_offset + 28)[0]
+        start = info.header_offset + 30 + len(info.filename.encode()) + local_extra
+    import io
+
+    import h5py
+
+    data = bytearray(target.read_bytes())
+    with h5py.File(io.BytesIO(bytes(data[start : start + info.file_size])), "r") as h5:
+        kernel = h5["layers/dense_1/vars/0"].id.get_offset()
+    data[start + kernel + 10] ^= 0xFF  # a byte of a kernel inside the stored member: its CRC-32 no longer holds
+    target.write_bytes(bytes(data))
+    result = run_cli("inspect", str(target), "--verify", "--no-stats", "--format", "json")
+    assert result.exit_code == 1, result.stderr
+    problems = json.loads(result.stdout)["integrity"]["problems"]
+    assert [(p["key"], p["kind"]) for p in problems] == [("model.weights.h5", "zip-member")]
+    assert "CRC" in problems[0]["detail"]
+
+
+def test_local_header_name_mismatch(run_cli, tmp_path):
+    """The reader finds the weights member through the central directory; --verify notices its local header disagrees."""
+    target = _copy("keras3/model.keras", tmp_path)
+    data = bytearray(target.read_bytes())
+    with zipfile.ZipFile(target) as z:
+        info = z.getinfo("model.weights.h5")
+    name_at = info.header_offset + 30
+    assert data[name_at : name_at + 16] == b"model.weights.h5"
+    data[name_at : name_at + 16] = b"model.weights.H5"
+    target.write_bytes(bytes(data))
+    assert run_cli("inspect", str(target), "--no-stats").exit_code == 0
+    result = run_cli("inspect", str(target), "--verify", "--no-stats", "--format", "json")
+    assert result.exit_code == 1, result.stderr
+    problems = json.loads(result.stdout)["integrity"]["problems"]
+    assert [(p["key"], p["kind"]) for p in problems] == [("model.weights.h5", "zip-member")]
+    assert "local header names" in problems[0]["detail"]
+
+
+def test_member_read_by_zipfile_with_a_bad_header_is_exit_2(run_cli, tmp_path):
+    target = _copy("keras3/model.keras", tmp_path)
+    data = bytearray(target.read_bytes())
+    with zipfile.ZipFile(target) as z:
+        info = z.getinfo("metadata.json")
+    name_at = info.header_offset + 30
+    data[name_at : name_at + 13] = b"metadata.jsoN"
+    target.write_bytes(bytes(data))
+    result = run_cli("inspect", str(target), "--verify")
+    assert result.exit_code == 2
+    assert "metadata.json" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_object_graph_pointing_outside_the_node_list_is_corruption(run_cli, tmp_path):
+    from ckptdiff.readers.object_graph import read_object_graph
+    from ckptdiff.errors import CorruptArtifact
+    from tests.fuzz.bundle_writer import field_bytes, field_varint
+
+    node = field_bytes(1, field_varint(1, 7) + field_bytes(2, b"child"))  # child -> node 7 of 1
+    with pytest.raises(CorruptArtifact, match="references node 7"):
+        read_object_graph(field_bytes(1, node), "graph")
+
+
+@pytest.mark.parametrize("rel", sorted(SAMPLE_ARTIFACTS))
+def test_every_healthy_sample_verifies(run_cli, rel):
+    if not (SAMPLES / rel).exists() and not (SAMPLES / (rel + ".index")).exists():
+        pytest.skip(f"sample {rel} not generated")
+    result = run_cli("inspect", str(SAMPLES / rel), "--verify", "--no-stats")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "-> OK" in result.stdout
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("rel", sorted(REALWORLD_ARTIFACTS))
+def test_every_realworld_artifact_verifies(run_cli, realworld, rel):
+    result = run_cli("inspect", str(realworld / rel), "--verify", "--no-stats", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["integrity"]["ok"] is True
+
+
+def test_diff_verify_reports_both_sides(run_cli, tmp_path):
+    folder = _copy("tf2", tmp_path)
+    _flip_inside(str(folder / "ckpt-2"), KERNEL)
+    result = run_cli("diff", str(folder / "ckpt-2"), str(SAMPLES / "tf2" / "ckpt-2"), "--verify", "--format", "json")
+    assert result.exit_code == 1
+    integrity = json.loads(result.stdout)["integrity"]
+    assert integrity["a"]["ok"] is False and integrity["b"]["ok"] is True
+    assert [p["key"] for p in integrity["a"]["problems"]] == [KERNEL]
+    same = run_cli("diff", str(SAMPLES / "tf2" / "ckpt-2"), str(SAMPLES / "tf2" / "ckpt-2"), "--verify")
+    assert same.exit_code == 0
+    assert same.stdout.count("-> OK") == 2
+
+
+@pytest.mark.requires_tf
+def test_check_verify(run_cli, tmp_path):
+    folder = _copy("tf2", tmp_path)
+    _flip_inside(str(folder / "ckpt-2"), KERNEL)
+    spec = str(SAMPLES / "models.py") + ":build_keras3"
+    result = run_cli("check", str(folder), "--model", spec, "--verify", "--format", "json")
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True  # the restore itself matches; the damage is what fails the run
+    assert [p["key"] for p in doc["integrity"]["problems"]] == [KERNEL]

@@ -1,0 +1,163 @@
+"""scan: every planted danger is found with its exact kind and location; healthy and real-world artifacts are clean."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import zipfile
+
+import pytest
+
+from tests.conftest import REALWORLD_ARTIFACTS, SAMPLE_ARTIFACTS, SAMPLES, tree_digest
+
+HOSTILE = SAMPLES / "hostile"
+
+
+def _hostile(name: str):
+    path = HOSTILE / name
+    if not path.exists():
+        pytest.skip(f"{path} not generated (sample_checkpoints/make_hostile.py)")
+    return path
+
+
+def _kinds_and_locations(result) -> list[tuple[str, str, str]]:
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "ckptdiff.scan/1"
+    return [(f["severity"], f["kind"], f["location"]) for f in doc["findings"]]
+
+
+def test_lambda_in_legacy_h5(run_cli):
+    result = run_cli("scan", str(_hostile("lambda_legacy.h5")), "--format", "json")
+    assert result.exit_code == 1, result.stderr
+    assert _kinds_and_locations(result) == [("high", "lambda", "model_config: config.layers[2]")]
+    detail = json.loads(result.stdout)["findings"][0]["detail"]
+    assert re.search(r"Lambda layer 'marker_lambda' carries marshalled Python bytecode, \d+ bytes", detail)
+
+
+def test_lambda_in_keras_archive(run_cli):
+    result = run_cli("scan", str(_hostile("lambda.keras")), "--format", "json")
+    assert result.exit_code == 1
+    assert _kinds_and_locations(result) == [("high", "lambda", "config.json: config.layers[2]")]
+    assert "marshalled Python bytecode" in json.loads(result.stdout)["findings"][0]["detail"]
+
+
+def test_foreign_module_and_builtin_exec(run_cli):
+    result = run_cli("scan", str(_hostile("foreign_module.keras")), "--format", "json")
+    assert result.exit_code == 1
+    assert _kinds_and_locations(result) == [
+        ("high", "foreign-module", "config.json: config.layers[1].config.activation"),
+        ("high", "foreign-module", "config.json: config.layers[2].config.activation"),
+    ]
+    details = [f["detail"] for f in json.loads(result.stdout)["findings"]]
+    assert "'system' of module 'os'" in details[0]
+    assert "builtin 'exec'" in details[1]
+
+
+def test_zip_tricks(run_cli):
+    result = run_cli("scan", str(_hostile("zip_tricks.keras")), "--format", "json")
+    assert result.exit_code == 1
+    assert sorted(_kinds_and_locations(result)) == sorted([
+        ("high", "path-traversal", "../escape.txt"),
+        ("high", "path-traversal", "/abs/evil.txt"),
+        ("high", "zip-bomb", "bomb.bin"),
+        ("medium", "extra-member", "payload.py"),
+    ])
+
+
+def test_saved_model_ops_reachable_from_signature_and_restored_functions(run_cli):
+    result = run_cli("scan", str(_hostile("write_file_saved_model")), "--format", "json")
+    assert result.exit_code == 1
+    found = _kinds_and_locations(result)
+    patterns = [
+        ("high", "file-write", r"__inference_serve_\d+/WriteFile"),
+        ("high", "py-func", r"__inference_callback_\d+/EagerPyFunc"),
+        ("medium", "file-read", r"__inference_peek_\d+/MatchingFiles"),
+        ("medium", "file-read", r"__inference_peek_\d+/ReadFile"),
+        ("low", "console", r"__inference_serve_\d+/PrintV2"),
+        ("info", "asset", r"assets/vocab\.txt"),
+    ]
+    assert len(found) == len(patterns), found
+    for (severity, kind, location), (want_severity, want_kind, pattern) in zip(found, patterns):
+        assert (severity, kind) == (want_severity, want_kind)
+        assert re.fullmatch(pattern, location), location
+    details = {f["location"].split("/")[-1]: f["detail"] for f in json.loads(result.stdout)["findings"]}
+    assert "signature 'serving_default'" in details["WriteFile"]
+    assert "restored function 'peek'" in details["ReadFile"]
+    # the saver's own SaveV2/RestoreV2/MergeV2Checkpoints are expected and not flagged
+    assert not any(op in details for op in ("SaveV2", "RestoreV2", "MergeV2Checkpoints"))
+
+
+@pytest.mark.parametrize("rel", sorted(SAMPLE_ARTIFACTS))
+def test_every_healthy_sample_is_clean(run_cli, rel):
+    path = SAMPLES / rel
+    if not path.exists() and not (SAMPLES / (rel + ".index")).exists():
+        pytest.skip(f"sample {rel} not generated")
+    before = tree_digest(path if path.exists() else path.parent)
+    result = run_cli("scan", str(path))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "-> CLEAN" in result.stdout
+    assert tree_digest(path if path.exists() else path.parent) == before
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("rel", sorted(REALWORLD_ARTIFACTS))
+def test_every_realworld_artifact_is_clean(run_cli, realworld, rel):
+    result = run_cli("scan", str(realworld / rel), "--format", "json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["clean"] is True
+    assert all(f["severity"] == "info" for f in doc["findings"])
+
+
+@pytest.mark.realworld
+def test_assets_are_info_and_do_not_change_the_exit_status(run_cli, realworld):
+    result = run_cli("scan", str(realworld / "tf_serving/saved_model_half_plus_two_cpu/00000123"), "--format", "json")
+    assert result.exit_code == 0
+    assert _kinds_and_locations(result) == [("info", "asset", "assets/foo.txt")]
+
+
+def _archive_with(tmp_path, extra: dict[str, bytes]):
+    src = SAMPLES / "keras3" / "model.keras"
+    if not src.exists():
+        pytest.skip("sample keras3/model.keras not generated")
+    target = tmp_path / "model.keras"
+    shutil.copy(src, target)
+    with zipfile.ZipFile(target, "a") as z:
+        for name, data in extra.items():
+            z.writestr(zipfile.ZipInfo(name), data)
+    return target
+
+
+def test_assets_in_archive_are_info(run_cli, tmp_path):
+    target = _archive_with(tmp_path, {"assets/vocab.txt": b"a\nb\n"})
+    result = run_cli("scan", str(target), "--format", "json")
+    assert result.exit_code == 0
+    assert _kinds_and_locations(result) == [("info", "asset", "assets/vocab.txt")]
+
+
+def test_duplicate_member(run_cli, tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name it is asked to write
+        target = _archive_with(tmp_path, {"config.json": b"{}"})
+    result = run_cli("scan", str(target), "--format", "json")
+    assert result.exit_code == 1
+    assert ("medium", "duplicate-member", "config.json") in _kinds_and_locations(result)
+
+
+def test_unusable_input_is_exit_2(run_cli, tmp_path):
+    (tmp_path / "x.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    result = run_cli("scan", str(tmp_path / "x.keras"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("ckptdiff: error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert run_cli("scan", str(tmp_path / "missing")).exit_code == 2
+
+
+def test_table_output_lists_findings_most_severe_first(run_cli):
+    result = run_cli("scan", str(_hostile("write_file_saved_model")))
+    assert result.exit_code == 1
+    lines = [l for l in result.stdout.splitlines() if l.startswith(("high", "medium", "low", "info"))]
+    assert [l.split()[0] for l in lines] == ["high", "high", "medium", "medium", "low", "info"]
+    assert "summary: high 2, medium 2, low 1, info 1 -> FINDINGS" in result.stdout
