@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import Counter, defaultdict
+from dataclasses import replace
 from typing import Callable
 
 from ckptdiff.artifact import (
@@ -36,6 +37,7 @@ from ckptdiff.match.interface import (
 )
 from ckptdiff.match.keras3 import match_keras3
 from ckptdiff.match.object_graph import match_object_graph, slot_coverage
+from ckptdiff.stats.parallel import assess_all, compute_all_stats
 from ckptdiff.report.interface import (
     CheckReport,
     HintInfo,
@@ -46,9 +48,11 @@ from ckptdiff.report.interface import (
 )
 
 LOADER_AUTO = "auto"
+FRESH = "fresh"
+NONFINITE = "nonfinite"
 DEFAULT_FAIL_ON = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL)
-FAIL_ON_CHOICES = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, UNEXPECTED)
-SUMMARY_KEYS = (MATCHED, MISSING, UNEXPECTED, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL)
+FAIL_ON_CHOICES = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, UNEXPECTED, FRESH, NONFINITE)
+SUMMARY_KEYS = (MATCHED, MISSING, UNEXPECTED, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, FRESH, NONFINITE)
 
 _MATCHERS: dict[str, Callable[[Artifact, LiveModel], LoaderResult]] = {
     LOADER_OBJECT_GRAPH: match_object_graph,
@@ -81,6 +85,7 @@ def check_restore(
     loader: str = LOADER_AUTO,
     fail_on: tuple[str, ...] = DEFAULT_FAIL_ON,
     ignore: tuple[str, ...] = (),
+    assess_values: bool = True,
 ) -> CheckReport:
     """Emulate restoring artifact into live and report every variable, entry and partial object.
 
@@ -90,6 +95,8 @@ def check_restore(
         loader: `auto` or one of the loader names.
         fail_on: statuses that make the check fail (`ok` false, exit 1).
         ignore: globs over variable paths/names and entry keys/paths to leave out.
+        assess_values: read every restored entry once for its statistics and fresh-init verdict
+            (against the variable's configured initializer and its own fresh value).
 
     Returns:
         The check report.
@@ -128,6 +135,8 @@ def check_restore(
                 second_opinion=opinion,
             )
         )
+    if assess_values:
+        variables = _assess_restored(variables, result, live, entries)
     unexpected_entries = [
         e for e in artifact.entries if e.key not in result.consumed and not _ignored(ignore, e.key, *e.paths)
     ]
@@ -140,6 +149,9 @@ def check_restore(
     summary.update({k: v for k, v in counts.items() if k in summary})
     summary[UNEXPECTED] = len(unexpected)
     summary[PARTIAL] = len(partial)
+    # Optimizer hyper-parameters and counters equal their initial values by design: only model weights count.
+    summary[FRESH] = sum(1 for v in variables if v.group == "model" and v.init is not None and v.init.verdict == FRESH)
+    summary[NONFINITE] = sum(1 for v in variables if v.nonfinite)
     unexpected_model = sum(1 for u in unexpected if u.group == "model")
     failing = {
         status: (unexpected_model if status == UNEXPECTED else summary.get(status, 0)) for status in fail_on
@@ -164,6 +176,30 @@ def check_restore(
         ok=ok,
         notes=notes,
     )
+
+
+def _assess_restored(
+    variables: list[VariableFinding], result: LoaderResult, live: LiveModel, entries: dict[str, TensorEntry]
+) -> list[VariableFinding]:
+    """Statistics and the fresh-init verdict of what each restored variable would receive."""
+    by_path = {v.path: v for v in live.variables}
+    restored = [f for f in variables if f.status in (MATCHED, DTYPE_MISMATCH) and f.key in entries]
+    chosen = [entries[f.key] for f in restored]  # type: ignore[index]
+    stats = compute_all_stats(chosen)
+    verdicts = assess_all(
+        chosen,
+        stats,
+        initializers=[by_path[f.path].initializer for f in restored],
+        fresh_values=[by_path[f.path].fresh for f in restored],
+    )
+    assessed = {id(f): (s, v) for f, s, v in zip(restored, stats, verdicts)}
+    out = []
+    for f in variables:
+        if id(f) in assessed:
+            s, v = assessed[id(f)]
+            f = replace(f, init=v, nonfinite=bool(s is not None and s.nonfinite))
+        out.append(f)
+    return out
 
 
 def _partial_layers(variables: list[VariableFinding]) -> list[PartialFinding]:

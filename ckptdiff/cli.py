@@ -154,7 +154,7 @@ class CommaList(click.ParamType):
     help="Which real loader to emulate; auto picks the one users call for the artifact kind.",
 )
 @format_option(("table", "json", "junit"))
-@click.option("--fail-on", type=CommaList(("missing", "shape_mismatch", "dtype_mismatch", "partial", "unexpected")), default="missing,shape_mismatch,dtype_mismatch,partial", show_default=True, help="Statuses that make the exit status 1.")
+@click.option("--fail-on", type=CommaList(("missing", "shape_mismatch", "dtype_mismatch", "partial", "unexpected", "fresh", "nonfinite")), default="missing,shape_mismatch,dtype_mismatch,partial", show_default=True, help="Statuses that make the exit status 1.")
 @click.option("--ignore", multiple=True, metavar="GLOB", help="Leave out variables or entries whose path or key matches (repeatable).")
 @verify_option
 @quiet_option

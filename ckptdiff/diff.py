@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from ckptdiff.inspect import describe_artifact
 from ckptdiff.match.align import align_entries
 from ckptdiff.report.interface import DiffReport, LayerChange, TensorDiff
 from ckptdiff.stats.moments import is_numeric_dtype
+from ckptdiff.stats.parallel import assess_all, compute_all_stats
 
 SAME = "same"
 CHANGED = "changed"
@@ -100,7 +101,23 @@ def _layer_of(name: str) -> str:
     return stem.rsplit("/", 1)[0] if "/" in stem else stem
 
 
-def diff_artifacts(a: Artifact, b: Artifact, *, atol: float = 0.0, rtol: float = 0.0) -> DiffReport:
+def _assess_b(results: list[TensorDiff], b: Artifact) -> list[TensorDiff]:
+    """The fresh-init verdict of B's side of every compared model tensor; an unchanged pair says so in the evidence."""
+    entries_b = {e.key: e for e in b.entries}
+    chosen = [i for i, t in enumerate(results) if t.group == "model" and t.key_b in entries_b and t.status in (SAME, CHANGED)]
+    targets = [entries_b[results[i].key_b] for i in chosen]  # type: ignore[index]
+    verdicts = assess_all(targets, compute_all_stats(targets))
+    out = list(results)
+    for i, verdict in zip(chosen, verdicts):
+        if results[i].status == SAME:
+            verdict = replace(verdict, evidence=f"{verdict.evidence}; unchanged between the two artifacts")
+        out[i] = replace(results[i], init=verdict)
+    return out
+
+
+def diff_artifacts(
+    a: Artifact, b: Artifact, *, atol: float = 0.0, rtol: float = 0.0, assess_values: bool = True
+) -> DiffReport:
     """Compare two artifacts.
 
     Args:
@@ -108,6 +125,7 @@ def diff_artifacts(a: Artifact, b: Artifact, *, atol: float = 0.0, rtol: float =
         b: the second artifact.
         atol: absolute tolerance.
         rtol: relative tolerance; a pair element is the same when |a - b| <= atol + rtol * |b|.
+        assess_values: give B's side of every compared model tensor a fresh-init verdict.
 
     Returns:
         The report: one TensorDiff per aligned pair or unpaired entry, the per-layer view, counts.
@@ -158,6 +176,8 @@ def diff_artifacts(a: Artifact, b: Artifact, *, atol: float = 0.0, rtol: float =
         )
         for name, s in layer_sums.items()
     )
+    if assess_values:
+        results = _assess_b(results, b)
     summary = {s: 0 for s in DIFF_STATUSES}
     for r in results:
         summary[r.status] += 1

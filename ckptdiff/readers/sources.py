@@ -126,18 +126,29 @@ class H5DatasetSource:
         values = np.asarray(values)
         return values if self.view_dtype is None else values.view(self.view_dtype)
 
+    def _read(self, selection: Any) -> np.ndarray:
+        """One h5py read; HDF5's errors on damaged data (bad chunk, failed filter) become CorruptArtifact."""
+        try:
+            return self._view(self.dataset[selection])
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
+            from ckptdiff.errors import CorruptArtifact
+
+            raise CorruptArtifact(
+                f"{self.dataset.file.filename}: dataset {self.dataset.name} cannot be read ({' '.join(str(exc).split())})"
+            ) from None
+
     def read(self) -> np.ndarray:
-        return self._view(self.dataset[()])
+        return self._read(())
 
     def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
         ds = self.dataset
         if ds.ndim == 0 or ds.size <= max_elements:
-            yield self._view(ds[()]).reshape(-1)
+            yield self._read(()).reshape(-1)
             return
         row = max(1, ds.size // ds.shape[0])
         rows_per_chunk = max(1, max_elements // row)
         for start in range(0, ds.shape[0], rows_per_chunk):
-            yield self._view(ds[start : start + rows_per_chunk]).reshape(-1)
+            yield self._read(slice(start, start + rows_per_chunk)).reshape(-1)
 
     def sample_flat(self, indices: np.ndarray) -> np.ndarray:
         """Values at flat C-order indices, read with an HDF5 point selection (only their chunks are read)."""

@@ -95,6 +95,10 @@ class VariableFinding:
     detail: str
     group: str = "model"
     """`optimizer` for optimizer state of the live model (a tf.train.Checkpoint with an optimizer)."""
+    init: InitVerdict | None = None
+    """Whether the value it would receive looks freshly initialised (None when nothing restores it)."""
+    nonfinite: bool = False
+    """The value it would receive holds NaN or Inf."""
     second_opinion: tuple[str, str, str | None] | None = None
     """(loader, status, key) of the secondary loader where it disagrees (h5-name for legacy H5)."""
 
@@ -179,6 +183,8 @@ class TensorDiff:
     """Fraction of elements outside atol + rtol * |b|."""
     nonfinite_mismatch: int | None = None
     """Elements where NaN or Inf stands on one side only (a change; excluded from the other measures)."""
+    init: InitVerdict | None = None
+    """Fresh-init verdict of B's tensor (model tensors that were compared)."""
 
 
 @dataclass(frozen=True)

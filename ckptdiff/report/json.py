@@ -119,6 +119,8 @@ def render_check_json(report: CheckReport) -> str:
                 "layer": v.layer,
                 "group": v.group,
                 "detail": v.detail,
+                "init": init_json(v.init),
+                "nonfinite": v.nonfinite,
                 "second_opinion": None
                 if v.second_opinion is None
                 else {"loader": v.second_opinion[0], "status": v.second_opinion[1], "key": v.second_opinion[2]},
@@ -179,6 +181,7 @@ def render_diff_json(report: DiffReport, only: str = "all") -> str:
                 "cosine": _finite_or_none(t.cosine),
                 "changed_fraction": t.changed_fraction,
                 "nonfinite_mismatch": t.nonfinite_mismatch,
+                "init": init_json(t.init),
             }
             for t in report.tensors
             if _selected(t.status, only)

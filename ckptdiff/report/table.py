@@ -18,12 +18,16 @@ def render_artifact_header(info: ArtifactInfo) -> list[str]:
 
 
 def init_text(verdict: object | None) -> str:
-    """`fresh (glorot_uniform)`, `trained`, `?` for inconclusive, `-` when not assessed."""
+    """`fresh (glorot_uniform)`, `trained`, `?` for inconclusive, `nonfinite`, `-` when not assessed."""
     if verdict is None:
         return "-"
-    name = {"inconclusive": "?"}.get(verdict.verdict, verdict.verdict)  # type: ignore[attr-defined]
-    match = verdict.match  # type: ignore[attr-defined]
-    return f"{name} ({match})" if match and verdict.verdict != "inconclusive" else (f"? ({match})" if match == "nonfinite" else name)  # type: ignore[attr-defined]
+    kind: str = verdict.verdict  # type: ignore[attr-defined]
+    match: str | None = verdict.match  # type: ignore[attr-defined]
+    if kind == "fresh":
+        return f"fresh ({match})" if match else "fresh"
+    if kind == "inconclusive":
+        return "nonfinite" if match == "nonfinite" else "?"
+    return kind
 
 
 def _model_path(row: TensorRow) -> str:
@@ -90,8 +94,9 @@ def render_check_table(report: CheckReport) -> str:
     for v in sorted(report.variables, key=lambda v: _STATUS_ORDER.get(v.status, 9)):
         other = f"{v.second_opinion[0]}: {v.second_opinion[1]}" if v.second_opinion else ""
         shapes = shape_text(v.shape) if v.entry_shape is None or v.entry_shape == v.shape else f"{shape_text(v.shape)} <- {shape_text(v.entry_shape)}"
-        rows.append([v.path, v.status, v.key or "-", shapes] + ([other] if any(x.second_opinion for x in report.variables) else []))
-    headers = ["variable", "status", "artifact key", "shape"] + (["by name"] if any(x.second_opinion for x in report.variables) else [])
+        init = "nonfinite" if v.nonfinite else init_text(v.init)
+        rows.append([v.path, v.status, v.key or "-", shapes, init] + ([other] if any(x.second_opinion for x in report.variables) else []))
+    headers = ["variable", "status", "artifact key", "shape", "init"] + (["by name"] if any(x.second_opinion for x in report.variables) else [])
     lines.append("")
     lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else "(no variables)")
     if report.partial:
@@ -143,9 +148,10 @@ def render_diff_table(report: DiffReport, only: str = "all") -> str:
             number(t.max_abs_diff), number(t.rel_l2), number(t.cosine),
             "-" if t.changed_fraction is None else f"{100 * t.changed_fraction:.1f}%",
             t.nonfinite_mismatch if t.nonfinite_mismatch else "",
+            init_text(t.init),
         ])
     lines.append("")
-    headers = ["key in a", "key in b", "status", "shape", "aligned by", "max |a-b|", "rel L2", "cosine", "changed", "nan/inf"]
+    headers = ["key in a", "key in b", "status", "shape", "aligned by", "max |a-b|", "rel L2", "cosine", "changed", "nan/inf", "init (b)"]
     lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else f"(no pairs with status {only})")
     if report.layers:
         lines.append("")

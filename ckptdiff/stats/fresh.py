@@ -63,8 +63,9 @@ MATCH_NONFINITE = "nonfinite"
 MATCH_LIVE_VALUE = "live_initial_value"
 MATCH_LSTM_BIAS = "zeros_with_unit_forget_bias"
 
-MIN_VALUES = 256
-"""Fewer values than this (exact patterns aside) give `inconclusive`: the tests would have no power."""
+MIN_VALUES = 512
+"""Fewer values than this (exact patterns aside) give `inconclusive`: the tests have too little power. At 256 a
+256-value kernel trained 32 SGD steps (8% relative change) still passed as glorot_normal (sample_checkpoints/diff/frozen)."""
 SCORE_EXACT = 1.0
 SCORE_PATTERN = 0.99
 TRAINED_MIN_U = 1.5

@@ -19,7 +19,7 @@ from tests.match.oracle import PAIR_MAP, SCENARIOS, SCOPE_MAP, RestoreOutcome
 pytestmark = pytest.mark.requires_tf
 
 MATCHED, MISSING, SHAPE = "matched", "missing", "shape_mismatch"
-SUMMARY_KEYS = ("matched", "missing", "unexpected", "shape_mismatch", "dtype_mismatch", "partial")
+SUMMARY_KEYS = ("matched", "missing", "unexpected", "shape_mismatch", "dtype_mismatch", "partial", "fresh", "nonfinite")
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +61,13 @@ def unexpected_model(doc: dict) -> set[str]:
     return {u["key"] for u in doc["unexpected"] if u["group"] == "model"}
 
 
-def summary(matched=0, missing=0, unexpected=0, shape_mismatch=0, dtype_mismatch=0, partial=0) -> dict[str, int]:
-    return dict(zip(SUMMARY_KEYS, (matched, missing, unexpected, shape_mismatch, dtype_mismatch, partial)))
+def summary(matched=0, missing=0, unexpected=0, shape_mismatch=0, dtype_mismatch=0, partial=0, fresh=0, nonfinite=0) -> dict[str, int]:
+    return dict(zip(SUMMARY_KEYS, (matched, missing, unexpected, shape_mismatch, dtype_mismatch, partial, fresh, nonfinite)))
+
+
+def fresh_paths(doc: dict) -> set[str]:
+    """Model variables whose restored value looks freshly initialised."""
+    return {v["path"] for v in doc["variables"] if v["group"] == "model" and (v["init"] or {}).get("verdict") == "fresh"}
 
 
 def layer_vars(*layers: str, names=("kernel", "bias")) -> list[str]:
@@ -213,7 +218,9 @@ def test_partial_optimizer(run_cli):
     assert statuses(doc) == {**model, **slots}
     # m/dense/bias is paired with the saved m of batch_normalization/gamma (same shape, wrong variable).
     assert keys(doc)["m/dense/bias"] == "optimizer/_variables/3/.ATTRIBUTES/VARIABLE_VALUE"
-    assert doc["summary"] == summary(matched=12, missing=6, unexpected=1, shape_mismatch=10)
+    # `dense` was frozen while the checkpoint's model trained: it still holds the values a fresh build gives.
+    assert doc["summary"] == summary(matched=12, missing=6, unexpected=1, shape_mismatch=10, fresh=2)
+    assert fresh_paths(doc) == {"dense/kernel", "dense/bias"}
     assert doc["partial"] == []  # optimizer moments are not layers
     assert {v["group"] for v in doc["variables"] if v["path"].startswith(("m/", "v/"))} == {"optimizer"}
     assert "raises ValueError" in doc["loader"]["outcome"] and "m/dense/kernel" in doc["loader"]["outcome"]
@@ -224,7 +231,8 @@ def test_partial_optimizer_legacy(run_cli, oracle):
     assert code == 1
     optimizer_vars = ["iter", "beta_1", "beta_2", "decay", "learning_rate"]
     assert statuses(doc) == dict.fromkeys(MLP + optimizer_vars, MATCHED)
-    assert doc["summary"] == summary(matched=15, unexpected=1, partial=1)
+    assert doc["summary"] == summary(matched=15, unexpected=1, partial=1, fresh=2)
+    assert fresh_paths(doc) == {"dense/kernel", "dense/bias"}  # frozen during training
     [partial] = doc["partial"]
     covered = ["batch_normalization/gamma", "batch_normalization/beta"] + layer_vars("dense_1", "dense_2")
     assert (partial["object"], partial["kind"]) == ("optimizer", "optimizer")
@@ -373,7 +381,7 @@ def test_table_scope_mistake(run_cli):
         "another_scope/dense_1/kernel",
         "scope rewrite: artifact 'another_scope/' -> model 'model_scope/' resolves 6 missing variable(s)",
         "assignment_map = {'another_scope/': 'model_scope/'}",
-        "summary: matched 0, missing 6, unexpected 21, shape_mismatch 0, dtype_mismatch 0, partial 0 -> FAIL",
+        "summary: matched 0, missing 6, unexpected 21, shape_mismatch 0, dtype_mismatch 0, partial 0, fresh 0, nonfinite 0 -> FAIL",
     ):
         assert line in result.stdout, line
 
@@ -383,14 +391,14 @@ def test_table_renamed_layer_legacy_h5(run_cli):
     assert result.exit_code == 0
     assert "h5-name: missing" in result.stdout
     assert "load_weights(by_name=True) would treat 2 variable(s) differently" in result.stdout
-    assert result.stdout.rstrip().endswith("summary: matched 6, missing 0, unexpected 0, shape_mismatch 0, dtype_mismatch 0, partial 0 -> OK")
+    assert result.stdout.rstrip().endswith("summary: matched 6, missing 0, unexpected 0, shape_mismatch 0, dtype_mismatch 0, partial 0, fresh 0, nonfinite 0 -> OK")
 
 
 def test_table_use_bias(run_cli):
     result = check(run_cli, "use_bias", "table")
     assert result.exit_code == 1
     assert "dense_1: 1 of 2 variables restored; dense_1/bias keep fresh values" in result.stdout
-    assert "summary: matched 5, missing 1, unexpected 13, shape_mismatch 0, dtype_mismatch 0, partial 1 -> FAIL" in result.stdout
+    assert "summary: matched 5, missing 1, unexpected 13, shape_mismatch 0, dtype_mismatch 0, partial 1, fresh 0, nonfinite 0 -> FAIL" in result.stdout
 
 
 @pytest.mark.parametrize("name", ["inserted_layer", "use_bias", "healthy.tf2"])
