@@ -218,9 +218,10 @@ def test_partial_optimizer(run_cli):
     assert statuses(doc) == {**model, **slots}
     # m/dense/bias is paired with the saved m of batch_normalization/gamma (same shape, wrong variable).
     assert keys(doc)["m/dense/bias"] == "optimizer/_variables/3/.ATTRIBUTES/VARIABLE_VALUE"
-    # `dense` was frozen while the checkpoint's model trained: it still holds the values a fresh build gives.
-    assert doc["summary"] == summary(matched=12, missing=6, unexpected=1, shape_mismatch=10, fresh=2)
-    assert fresh_paths(doc) == {"dense/kernel", "dense/bias"}
+    # `dense` was frozen while the checkpoint's model trained: its bias still equals a fresh build's zeros
+    # (its 256-value kernel is below the detector's 512-value floor: inconclusive).
+    assert doc["summary"] == summary(matched=12, missing=6, unexpected=1, shape_mismatch=10, fresh=1)
+    assert fresh_paths(doc) == {"dense/bias"}
     assert doc["partial"] == []  # optimizer moments are not layers
     assert {v["group"] for v in doc["variables"] if v["path"].startswith(("m/", "v/"))} == {"optimizer"}
     assert "raises ValueError" in doc["loader"]["outcome"] and "m/dense/kernel" in doc["loader"]["outcome"]
@@ -231,8 +232,8 @@ def test_partial_optimizer_legacy(run_cli, oracle):
     assert code == 1
     optimizer_vars = ["iter", "beta_1", "beta_2", "decay", "learning_rate"]
     assert statuses(doc) == dict.fromkeys(MLP + optimizer_vars, MATCHED)
-    assert doc["summary"] == summary(matched=15, unexpected=1, partial=1, fresh=2)
-    assert fresh_paths(doc) == {"dense/kernel", "dense/bias"}  # frozen during training
+    assert doc["summary"] == summary(matched=15, unexpected=1, partial=1, fresh=1)
+    assert fresh_paths(doc) == {"dense/bias"}  # frozen during training (the 256-value kernel is inconclusive)
     [partial] = doc["partial"]
     covered = ["batch_normalization/gamma", "batch_normalization/beta"] + layer_vars("dense_1", "dense_2")
     assert (partial["object"], partial["kind"]) == ("optimizer", "optimizer")
