@@ -84,8 +84,11 @@ def _strip_index(name: str) -> str:
 def _variable_record(index: int, var: Any, owner: tuple[str, Any] | None, kind: str, group: str) -> LiveVariable:
     layer_name, layer = owner if owner else (None, None)
     short = _strip_index(str(getattr(var, "name", f"variable_{index}")))
-    if kind == KIND_KERAS3:
-        path = f"{layer_name}/{short}" if layer_name else str(getattr(var, "path", short))
+    if kind == KIND_KERAS3 or _is_keras_variable(var):
+        # Optimizer variables by name under `optimizer/`: their Keras path embeds the optimizer's
+        # auto-numbered name (`adam_1/...`), which depends on what else the process built.
+        fallback = f"optimizer/{short}" if group == "optimizer" else str(getattr(var, "path", short))
+        path = f"{layer_name}/{short}" if layer_name else fallback
         tf1_name = _strip_index(str(getattr(var, "path", short)))
     else:
         path = short
@@ -255,6 +258,57 @@ def _keras3_owner_names(model: Any, table: _VariableTable) -> None:
         stack.extend(getattr(layer, "layers", []) or [])
 
 
+def _own_by_nested_keras_models(root: Any, table: _VariableTable, tf: Any) -> None:
+    """Inside a tf.train.Checkpoint or tf.Module, name variables by the layers of any Keras model it holds."""
+    view = tf.train.TrackableView(root)
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if _is_keras_model(obj) and obj is not root:
+            _keras3_owner_names(obj, table)
+            continue
+        try:
+            children = view.children(obj)
+        except Exception:
+            continue
+        for child in children.values():
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+
+
+def _is_keras_model(obj: Any) -> bool:
+    for name in ("keras", "tf_keras"):
+        module = sys.modules.get(name)
+        if module is not None and isinstance(obj, module.Model):
+            return True
+    return False
+
+
+def _unique_paths(records: list[LiveVariable], graph: tuple[LiveNode, ...]) -> tuple[LiveVariable, ...]:
+    """Variables sharing a display path get their object-graph path instead, so every path names one variable."""
+    from collections import Counter
+    from dataclasses import replace
+
+    counts = Counter(r.path for r in records)
+    if all(c == 1 for c in counts.values()):
+        return tuple(records)
+    object_paths: dict[int, str] = {}
+    names = {0: ""}
+    order = [0]
+    for node in order:
+        for local, child in graph[node].children:
+            if child not in names:
+                names[child] = f"{names[node]}/{local}" if names[node] else local
+                order.append(child)
+                if graph[child].variable is not None:
+                    object_paths.setdefault(graph[child].variable, names[child])
+    return tuple(
+        replace(r, path=object_paths.get(r.index, f"{r.path}#{r.index}")) if counts[r.path] > 1 else r for r in records
+    )
+
+
 def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> LiveModel:
     """Describe a live model for the matchers.
 
@@ -277,13 +331,18 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
         layers = _keras_layers(obj, table)
         if kind == KIND_KERAS3:
             keras3_store = _keras3_store_layout(obj, table)
+    else:
+        _own_by_nested_keras_models(obj, table, tf)
     graph = _object_graph(obj, table, tf)
     for var in list(getattr(obj, "variables", []) or []):
         table.index(var)
     model_side = _reachable_outside_optimizers(graph)
-    variables = tuple(
-        _variable_record(i, var, table.owner.get(id(var)), kind, "model" if i in model_side or not graph else "optimizer")
-        for i, var in enumerate(table.objects)
+    variables = _unique_paths(
+        [
+            _variable_record(i, var, table.owner.get(id(var)), kind, "model" if i in model_side or not graph else "optimizer")
+            for i, var in enumerate(table.objects)
+        ],
+        graph,
     )
     name = str(getattr(obj, "name", type(obj).__name__) or type(obj).__name__)
     return LiveModel(

@@ -198,17 +198,29 @@ def labelled_variables(live: Any) -> list[tuple[str, Any]]:
     import tensorflow as tf
 
     seen: dict[int, tuple[str, Any]] = {}
-    if _keras3_model(live):
-        stack = list(live.layers)
+
+    def label_keras3(model: Any) -> None:
+        stack = list(model.layers)
         while stack:
             layer = stack.pop()
             for w in layer.weights:
                 seen.setdefault(id(w), (f"{layer.name}/{w.name}", w))
             stack.extend(getattr(layer, "layers", []) or [])
-        if getattr(live, "optimizer", None) is not None:
-            for w in live.optimizer.variables:
-                seen.setdefault(id(w), (str(w.path), w))
+        if getattr(model, "optimizer", None) is not None:
+            for w in model.optimizer.variables:
+                seen.setdefault(id(w), (f"optimizer/{w.name}", w))
+
+    if _keras3_model(live):
+        label_keras3(live)
         return list(seen.values())
+    # A tf.train.Checkpoint or tf.Module holding Keras 3 models: their variables by layer, as above;
+    # a Keras 3 optimizer's variables as optimizer/<name>.
+    for child in tf.train.TrackableView(live).children(live).values():
+        if _keras3_model(child):
+            label_keras3(child)
+        elif type(child).__module__.startswith("keras") and isinstance(getattr(child, "variables", None), (list, tuple)):
+            for w in child.variables:
+                seen.setdefault(id(w), (f"optimizer/{w.name}", w))
     # Everything else: breadth-first over the checkpoint dependencies, labelled by var.name.
     view = tf.train.TrackableView(live)
     queue, visited = deque([live]), {id(live)}
