@@ -28,6 +28,8 @@ samples: $(STAMP)
 	$(PY) sample_checkpoints/make_samples.py
 	$(PY) sample_checkpoints/make_scenarios.py
 	$(PY) sample_checkpoints/make_diff_samples.py
+	$(PY) sample_checkpoints/make_fresh_samples.py
+	$(PY) sample_checkpoints/make_hostile.py
 
 readme: $(STAMP)
 	$(PY) scripts/readme_examples.py

@@ -17,6 +17,8 @@ _EXPORTS = {
     "check_restore": ("ckptdiff.check", "check_restore"),
     "diff_artifacts": ("ckptdiff.diff", "diff_artifacts"),
     "load_live_model": ("ckptdiff.live.spec", "load_live_model"),
+    "scan_artifact": ("ckptdiff.scan.scanner", "scan_artifact"),
+    "verify_artifact": ("ckptdiff.verify", "verify_artifact"),
 }
 
 __all__ = ["__version__", *_EXPORTS]

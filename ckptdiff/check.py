@@ -121,6 +121,7 @@ def check_restore(
                 opinion = (second.loader, other.status, other.key)
         variables.append(
             VariableFinding(
+                variable=var.index,
                 path=var.path,
                 status=pairing.status,
                 key=pairing.key,
@@ -182,15 +183,14 @@ def _assess_restored(
     variables: list[VariableFinding], result: LoaderResult, live: LiveModel, entries: dict[str, TensorEntry]
 ) -> list[VariableFinding]:
     """Statistics and the fresh-init verdict of what each restored variable would receive."""
-    by_path = {v.path: v for v in live.variables}
     restored = [f for f in variables if f.status in (MATCHED, DTYPE_MISMATCH) and f.key in entries]
     chosen = [entries[f.key] for f in restored]  # type: ignore[index]
     stats = compute_all_stats(chosen)
     verdicts = assess_all(
         chosen,
         stats,
-        initializers=[by_path[f.path].initializer for f in restored],
-        fresh_values=[by_path[f.path].fresh for f in restored],
+        initializers=[live.variables[f.variable].initializer for f in restored],
+        fresh_values=[live.variables[f.variable].fresh for f in restored],
     )
     assessed = {id(f): (s, v) for f, s, v in zip(restored, stats, verdicts)}
     out = []
@@ -277,12 +277,12 @@ def _hints(
 ) -> tuple[HintInfo, ...]:
     by_path = {v.path: v for v in live.variables}
     missing = [
-        (by_path[f.path], result.wanted.get(by_path[f.path].index, f.path))
+        (live.variables[f.variable], result.wanted.get(f.variable, f.path))
         for f in variables
         if f.status == MISSING and f.key is None
     ]
     found = hint_search.find_rewrites(missing, unexpected)
-    explained = {by_path[p].index for h in found for p, _ in h.pairs}
+    explained = {by_path[p].index for h in found for p, _ in h.pairs if p in by_path}
     found += hint_search.find_same_shape_candidates([v for v, _ in missing], unexpected, explained)
     shift = None
     if result.loader == LOADER_OBJECT_GRAPH:
@@ -294,7 +294,7 @@ def _hints(
         if shift is not None and "layer_with_weights-" in (f.key or ""):
             continue  # the shift explains these mismatches better than a changed head would
         if f.status == SHAPE_MISMATCH and f.key in entries:
-            h = hint_search.explain_shape_mismatch(by_path[f.path], entries[f.key])
+            h = hint_search.explain_shape_mismatch(live.variables[f.variable], entries[f.key])
             if h is not None:
                 found.append(h)
     if second is not None:

@@ -83,6 +83,8 @@ class ModelInfo:
 class VariableFinding:
     """What the emulated loader does with one live variable."""
 
+    variable: int
+    """Index into the live model's variables (paths are for people and need not be unique)."""
     path: str
     status: str
     key: str | None

@@ -74,7 +74,8 @@ def render_inspect_table(report: InspectReport) -> str:
         )
     nonfinite = [r.key for r in report.tensors if r.stats is not None and r.stats.nonfinite]
     if nonfinite:
-        lines.append(f"nonfinite: {len(nonfinite)} tensors hold NaN or Inf: {', '.join(nonfinite[:5])}")
+        noun = "tensor holds" if len(nonfinite) == 1 else "tensors hold"
+        lines.append(f"nonfinite: {len(nonfinite)} {noun} NaN or Inf: {', '.join(nonfinite[:5])}")
     return "\n".join(lines) + "\n"
 
 

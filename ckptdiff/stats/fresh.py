@@ -149,7 +149,7 @@ def assess_init(
         return pattern
     if deterministic is not None:
         return InitVerdict(
-            VERDICT_TRAINED, deterministic.name, SCORE_EXACT,
+            VERDICT_TRAINED, None, SCORE_EXACT,
             f"values span {_fmt(stats.min)}..{_fmt(stats.max)}, "
             f"which the configured {deterministic.name} cannot produce",
         )

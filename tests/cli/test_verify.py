@@ -288,3 +288,26 @@ def test_check_verify(run_cli, tmp_path):
     doc = json.loads(result.stdout)
     assert doc["ok"] is True  # the restore itself matches; the damage is what fails the run
     assert [p["key"] for p in doc["integrity"]["problems"]] == [KERNEL]
+
+
+def test_unreadable_h5_chunk_is_a_row_with_verify_and_exit_2_for_statistics(run_cli, tmp_path):
+    import h5py
+
+    path = tmp_path / "gz.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = np.array([b"dense"])
+        group = f.create_group("dense")
+        group.attrs["weight_names"] = np.array([b"kernel:0"])
+        group.create_dataset("kernel:0", data=np.random.RandomState(0).rand(64, 64).astype("f4"), chunks=(16, 64), compression="gzip")
+        offset = f["dense/kernel:0"].id.get_chunk_info(1).byte_offset
+    data = bytearray(path.read_bytes())
+    data[offset + 20] ^= 0xFF
+    data[offset + 21] ^= 0xFF
+    path.write_bytes(bytes(data))
+    stats = run_cli("inspect", str(path))
+    assert stats.exit_code == 2 and "dense/kernel:0 cannot be read" in stats.stderr
+    assert len(stats.stderr.strip().splitlines()) == 1
+    verified = run_cli("inspect", str(path), "--verify", "--no-stats", "--format", "json")
+    assert verified.exit_code == 1
+    problems = json.loads(verified.stdout)["integrity"]["problems"]
+    assert [(p["key"], p["kind"]) for p in problems] == [("dense/kernel:0", "unreadable")]

@@ -161,3 +161,24 @@ def test_table_output_lists_findings_most_severe_first(run_cli):
     lines = [l for l in result.stdout.splitlines() if l.startswith(("high", "medium", "low", "info"))]
     assert [l.split()[0] for l in lines] == ["high", "high", "medium", "medium", "low", "info"]
     assert "summary: high 2, medium 2, low 1, info 1 -> FINDINGS" in result.stdout
+
+
+def test_scan_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys\n"
+        "from ckptdiff.cli import main\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n"
+        "        main(['scan', path])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "assert 'tensorflow' not in sys.modules, 'scan imported TensorFlow'\n"
+    )
+    paths = [str(_hostile(n)) for n in ("lambda.keras", "lambda_legacy.h5", "write_file_saved_model")]
+    proc = subprocess.run([sys.executable, "-c", code, *paths], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
