@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+
+PRETTY_LIMIT = 2000
+"""Documents with more entries than this are written compact: Python's pretty-printer is pure Python."""
 from typing import Any
 
 from ckptdiff.report.interface import (
@@ -60,6 +62,27 @@ def init_json(verdict: Any) -> dict[str, Any] | None:
     return {"verdict": verdict.verdict, "match": verdict.match, "score": _finite_or_none(verdict.score), "evidence": verdict.evidence}
 
 
+def stats_json(stats: Any) -> dict[str, Any]:
+    """TensorStats as JSON (undefined numbers as null)."""
+    return {
+        "count": stats.count,
+        "mean": _finite_or_none(stats.mean),
+        "std": _finite_or_none(stats.std),
+        "min": _finite_or_none(stats.min),
+        "max": _finite_or_none(stats.max),
+        "zero_fraction": _finite_or_none(stats.zero_fraction),
+        "nan_count": stats.nan_count,
+        "inf_count": stats.inf_count,
+    }
+
+
+def dump(doc: dict[str, Any], items: int) -> str:
+    """Indented JSON for documents people may read; compact (C-encoded, ~10x faster) past PRETTY_LIMIT items."""
+    if items > PRETTY_LIMIT:
+        return json.dumps(doc, separators=(",", ":")) + "\n"
+    return json.dumps(doc, indent=2) + "\n"
+
+
 def tensor_json(row: TensorRow) -> dict[str, Any]:
     """One tensor of an inspect report."""
     return {
@@ -70,7 +93,7 @@ def tensor_json(row: TensorRow) -> dict[str, Any]:
         "nbytes": row.nbytes,
         "paths": list(row.paths),
         "model_path": row.model_path,
-        "stats": None if row.stats is None else {k: _finite_or_none(v) for k, v in asdict(row.stats).items()},
+        "stats": None if row.stats is None else stats_json(row.stats),
         "init": init_json(row.init),
     }
 
@@ -83,7 +106,7 @@ def render_inspect_json(report: InspectReport) -> str:
         "summary": {g.group: {"tensors": g.tensors, "elements": g.elements, "nbytes": g.nbytes} for g in report.summary},
         "tensors": [tensor_json(r) for r in report.tensors],
     }
-    return json.dumps(doc, indent=2) + "\n"
+    return dump(doc, len(report.tensors))
 
 
 def render_check_json(report: CheckReport) -> str:
@@ -145,7 +168,7 @@ def render_check_json(report: CheckReport) -> str:
         "fail_on": list(report.fail_on),
         "ok": report.ok,
     }
-    return json.dumps(doc, indent=2) + "\n"
+    return dump(doc, len(report.variables) + len(report.unexpected))
 
 
 def render_diff_json(report: DiffReport, only: str = "all") -> str:
@@ -187,4 +210,4 @@ def render_diff_json(report: DiffReport, only: str = "all") -> str:
             if _selected(t.status, only)
         ],
     }
-    return json.dumps(doc, indent=2) + "\n"
+    return dump(doc, len(report.tensors))

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from ckptdiff.artifact import TensorEntry
+from ckptdiff.stats.batched import batchable, batched_stats
 from ckptdiff.stats.moments import TensorStats, _Accumulator, accumulate, is_numeric_dtype
 
 if TYPE_CHECKING:
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
 
 SEGMENT_ELEMENTS = 1 << 24
 """16 Mi elements (64 MiB of float32) per task: coarse enough to keep scheduling overhead nil."""
+BATCH_ELEMENTS = 1 << 20
+"""Small tensors are grouped into pool submissions of about this many elements."""
+BATCH_OVERHEAD_ELEMENTS = 4096
+"""What one tensor's fixed cost is worth in elements, so a batch of tiny tensors is bounded too."""
 
 
 def default_workers() -> int:
@@ -47,6 +52,22 @@ def _tasks(entries: Sequence[TensorEntry]) -> list[tuple[int, Callable[[], _Accu
     return tasks
 
 
+def _batches(tasks: list[tuple[int, Callable[[], _Accumulator]]], sizes: list[int]) -> list[list[tuple[int, Callable[[], _Accumulator]]]]:
+    """Group small tasks so 100,000 tiny tensors cost a few hundred submissions, not 100,000."""
+    batches: list[list[tuple[int, Callable[[], _Accumulator]]]] = []
+    current: list[tuple[int, Callable[[], _Accumulator]]] = []
+    weight = 0
+    for task, size in zip(tasks, sizes):
+        current.append(task)
+        weight += size + BATCH_OVERHEAD_ELEMENTS
+        if weight >= BATCH_ELEMENTS:
+            batches.append(current)
+            current, weight = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
 def compute_all_stats(
     entries: Sequence[TensorEntry],
     workers: int | None = None,
@@ -59,7 +80,13 @@ def compute_all_stats(
         workers: threads to use (default: one per core).
         progress: called with the number of elements finished after each task.
     """
-    tasks = _tasks(entries)
+    small = [i for i, e in enumerate(entries) if batchable(e)]
+    fast = dict(zip(small, batched_stats([entries[i] for i in small])))
+    if progress is not None and fast:
+        progress(sum(entries[i].size for i, s in fast.items() if s is not None))
+    rest = [i for i in range(len(entries)) if fast.get(i) is None]
+    tasks = [(rest[j], run) for j, run in _tasks([entries[i] for i in rest])]
+    sizes = [min(entries[i].size, SEGMENT_ELEMENTS) for i, _ in tasks]
     partial: dict[int, _Accumulator] = {}
     workers = workers or default_workers()
 
@@ -71,15 +98,20 @@ def compute_all_stats(
         if progress is not None:
             progress(acc.total)
 
-    if workers == 1 or len(tasks) <= 1:
-        for index, run in tasks:
-            finish(index, run())
+    def run_batch(batch: list[tuple[int, Callable[[], _Accumulator]]]) -> list[tuple[int, _Accumulator]]:
+        return [(index, run()) for index, run in batch]
+
+    batches = _batches(tasks, sizes)
+    if workers == 1 or len(batches) <= 1:
+        for batch in batches:
+            for index, acc in run_batch(batch):
+                finish(index, acc)
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ckptdiff-stats") as pool:
-            futures = [(index, pool.submit(run)) for index, run in tasks]
-            for index, future in futures:
-                finish(index, future.result())
-    return [partial[i].result() if i in partial else None for i in range(len(entries))]
+            for done in pool.map(run_batch, batches):
+                for index, acc in done:
+                    finish(index, acc)
+    return [fast[i] if fast.get(i) is not None else (partial[i].result() if i in partial else None) for i in range(len(entries))]
 
 
 def assess_all(
@@ -116,5 +148,19 @@ def assess_all(
     workers = workers or default_workers()
     if workers == 1 or len(entries) <= 1:
         return [one(i) for i in range(len(entries))]
+    # ThreadPoolExecutor.map ignores chunksize: batch the indices by hand (big tensors alone, small ones in groups).
+    indices = sorted(range(len(entries)), key=lambda i: -entries[i].size)
+    batches: list[list[int]] = []
+    weight = BATCH_ELEMENTS
+    for i in indices:
+        if weight >= BATCH_ELEMENTS:
+            batches.append([])
+            weight = 0
+        batches[-1].append(i)
+        weight += min(entries[i].size, BATCH_ELEMENTS) + BATCH_OVERHEAD_ELEMENTS
+    verdicts: list[InitVerdict | None] = [None] * len(entries)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ckptdiff-init") as pool:
-        return list(pool.map(one, range(len(entries))))
+        for batch, done in zip(batches, pool.map(lambda b: [one(i) for i in b], batches)):
+            for i, verdict in zip(batch, done):
+                verdicts[i] = verdict
+    return verdicts  # type: ignore[return-value]
