@@ -325,19 +325,97 @@ def _parse_shape(data: memoryview | None, what: str) -> tuple[int, ...]:
     return tuple(dims)
 
 
+def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int] | None:
+    value = shift = 0
+    while pos < end and shift < 63:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    return None
+
+
+def _fast_shape(buf: bytes, pos: int, end: int) -> tuple[int, ...] | None:
+    """TensorShapeProto holding only dims with a size (the common case); None for anything else."""
+    dims = []
+    while pos < end:
+        if buf[pos] != 0x12:  # field 2 (dim), length-delimited
+            return None
+        got = _varint(buf, pos + 1, end)
+        if got is None:
+            return None
+        length, pos = got
+        stop = pos + length
+        if stop > end:
+            return None
+        if length == 0:
+            dims.append(0)
+        else:
+            if buf[pos] != 0x08:  # field 1 (size), varint
+                return None
+            got = _varint(buf, pos + 1, stop)
+            if got is None or got[1] != stop:
+                return None
+            dims.append(got[0])
+        pos = stop
+    return tuple(dims)
+
+
+def _parse_entry_fast(key: str, value: memoryview) -> _StoredEntry | None:
+    """Decode a plain BundleEntryProto in one tight loop; None hands anything unusual to the generic decoder.
+
+    An index of 100,000 entries spends most of its time here, so this path avoids building field
+    dictionaries. Negative numbers, unknown fields and slices all go the careful way.
+    """
+    buf = bytes(value)
+    end = len(buf)
+    pos = 0
+    ints = {1: 0, 3: 0, 4: 0, 5: 0}
+    shape: tuple[int, ...] = ()
+    crc = None
+    while pos < end:
+        tag = buf[pos]
+        pos += 1
+        field, wire = tag >> 3, tag & 7
+        if wire == 0 and field in ints:
+            got = _varint(buf, pos, end)
+            if got is None:
+                return None
+            ints[field], pos = got
+        elif wire == 5 and field == ENTRY_CRC32C and pos + 4 <= end:
+            crc = int.from_bytes(buf[pos : pos + 4], "little")
+            pos += 4
+        elif wire == 2 and field == ENTRY_SHAPE:
+            got = _varint(buf, pos, end)
+            if got is None or got[1] + got[0] > end:
+                return None
+            length, pos = got
+            parsed = _fast_shape(buf, pos, pos + length)
+            if parsed is None:
+                return None
+            shape, pos = parsed, pos + length
+        else:
+            return None
+    return _StoredEntry(key, ints[1], shape, ints[3], ints[4], ints[5], crc, False)
+
+
 def _parse_entry(key: str, value: memoryview, num_shards: int, what: str) -> _StoredEntry:
-    fields = pw.parse_message(value, what)
-    crc = fields.get(ENTRY_CRC32C)
-    entry = _StoredEntry(
-        key=key,
-        dtype_enum=pw.get_int(fields, ENTRY_DTYPE, what),
-        shape=_parse_shape(pw.get_bytes(fields, ENTRY_SHAPE, what), what),
-        shard_id=pw.get_int(fields, ENTRY_SHARD_ID, what, signed=True),
-        offset=pw.get_int(fields, ENTRY_OFFSET, what, signed=True),
-        size=pw.get_int(fields, ENTRY_SIZE, what, signed=True),
-        crc32c=int(crc[-1]) if crc else None,
-        sliced=bool(fields.get(ENTRY_SLICES)),
-    )
+    entry = _parse_entry_fast(key, value)
+    if entry is None:
+        fields = pw.parse_message(value, what)
+        crc = fields.get(ENTRY_CRC32C)
+        entry = _StoredEntry(
+            key=key,
+            dtype_enum=pw.get_int(fields, ENTRY_DTYPE, what),
+            shape=_parse_shape(pw.get_bytes(fields, ENTRY_SHAPE, what), what),
+            shard_id=pw.get_int(fields, ENTRY_SHARD_ID, what, signed=True),
+            offset=pw.get_int(fields, ENTRY_OFFSET, what, signed=True),
+            size=pw.get_int(fields, ENTRY_SIZE, what, signed=True),
+            crc32c=int(crc[-1]) if crc else None,
+            sliced=bool(fields.get(ENTRY_SLICES)),
+        )
     if entry.sliced:
         return entry
     if not 0 <= entry.shard_id < num_shards:
