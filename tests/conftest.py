@@ -49,6 +49,21 @@ def tf():
     return tensorflow
 
 
+def copy_sample(rel: str, dest: Path) -> Path:
+    """Copy a sample file or folder into dest (to damage it there); skips when the sample is absent."""
+    import shutil
+
+    src = SAMPLES / rel
+    if not src.exists():
+        pytest.skip(f"sample {rel} not generated (make samples)")
+    target = dest / src.name
+    if src.is_dir():
+        shutil.copytree(src, target)
+    else:
+        shutil.copy(src, target)
+    return target
+
+
 def tree_digest(path: Path) -> dict[str, str]:
     """sha256 of every file under path (or of path itself), to prove a command changed nothing."""
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())

@@ -28,41 +28,43 @@ from pathlib import Path
 
 from ckptdiff.errors import CorruptArtifact, UnreadableArtifact
 from ckptdiff.readers import protowire as pw
+from ckptdiff.readers.saved_model import (  # the proto field numbers the reader uses
+    MAX_PROTO_BYTES,
+    FUNCTION_NODE_DEF,
+    FUNCTION_SIGNATURE,
+    GRAPH_LIBRARY,
+    GRAPH_NODE,
+    INFO_TAGS,
+    LIBRARY_FUNCTION,
+    MAP_KEY,
+    MAP_VALUE,
+    META_GRAPH_DEF,
+    META_INFO_DEF,
+    META_SIGNATURE_DEF,
+    NODE_OP,
+    OPDEF_NAME,
+    SAVED_MODEL_META_GRAPHS,
+    SIGNATURE_INPUTS,
+    SIGNATURE_OUTPUTS,
+)
 from ckptdiff.scan.interface import SEVERITY_HIGH, SEVERITY_INFO, SEVERITY_LOW, SEVERITY_MEDIUM, Finding
 from ckptdiff.scan.keras_config import find_code_in_config
 
-MAX_PROTO_BYTES = (2 << 30) - 1
 
 # tensorflow/core/protobuf/{saved_model,meta_graph,saver,saved_object_graph}.proto,
 # tensorflow/core/framework/{graph,function,node_def,attr_value}.proto
-SAVED_MODEL_META_GRAPHS = 2
-META_INFO_DEF = 1
-META_GRAPH_DEF = 2
 META_SAVER_DEF = 3
 META_COLLECTION_DEF = 4
-META_SIGNATURE_DEF = 5
 META_ASSET_FILE_DEF = 6
 META_OBJECT_GRAPH_DEF = 7
-INFO_TAGS = 4
-GRAPH_NODE = 1
-GRAPH_LIBRARY = 2
-LIBRARY_FUNCTION = 1
-FUNCTION_SIGNATURE = 1
-FUNCTION_NODE_DEF = 3
-OPDEF_NAME = 1
 NODE_NAME = 1
-NODE_OP = 2
 NODE_INPUT = 3
 NODE_ATTR = 5
-MAP_KEY = 1
-MAP_VALUE = 2
 ATTR_LIST = 1
 ATTR_FUNC = 10
 LIST_FUNC = 9
 NAME_ATTR_LIST_NAME = 1
 NAME_ATTR_LIST_ATTR = 2
-SIGNATURE_INPUTS = 1
-SIGNATURE_OUTPUTS = 2
 TENSOR_INFO_NAME = 1
 TENSOR_INFO_COO_SPARSE = 4
 TENSOR_INFO_COMPOSITE = 5

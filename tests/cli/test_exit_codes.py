@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 
 import pytest
 
-from tests.conftest import SAMPLES, tree_digest
+from tests.conftest import copy_sample, SAMPLES, tree_digest
 
 
 def _assert_one_line_error(result, must_name: str) -> None:
@@ -20,17 +19,6 @@ def _assert_one_line_error(result, must_name: str) -> None:
     assert "Traceback" not in result.stderr
     assert "internal error" not in result.stderr
 
-
-def _copy_sample(rel: str, dest):
-    src = SAMPLES / rel
-    if not src.exists():
-        pytest.skip(f"sample {rel} not generated (make samples)")
-    target = dest / src.name
-    if src.is_dir():
-        shutil.copytree(src, target)
-    else:
-        shutil.copy(src, target)
-    return target
 
 
 def test_missing_path(run_cli, tmp_path):
@@ -69,14 +57,14 @@ def test_zip_that_is_not_a_keras_archive(run_cli, tmp_path):
 
 
 def test_missing_data_shard(run_cli, tmp_path):
-    folder = _copy_sample("tf1", tmp_path)
+    folder = copy_sample("tf1", tmp_path)
     for shard in folder.glob("model.ckpt.data-*"):
         shard.unlink()
     _assert_one_line_error(run_cli("inspect", str(folder / "model.ckpt")), "data-00000-of-00001")
 
 
 def test_truncated_data_shard(run_cli, tmp_path):
-    folder = _copy_sample("tf1", tmp_path)
+    folder = copy_sample("tf1", tmp_path)
     shard = next(folder.glob("model.ckpt.data-*"))
     shard.write_bytes(shard.read_bytes()[:-9])
     before = tree_digest(folder)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 import zipfile
 from pathlib import Path
@@ -11,22 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REALWORLD_ARTIFACTS, SAMPLE_ARTIFACTS, SAMPLES, tree_digest
+from tests.conftest import copy_sample, REALWORLD_ARTIFACTS, SAMPLE_ARTIFACTS, SAMPLES, tree_digest
 from tests.fuzz.bundle_writer import CraftedEntry, float_entry, write_bundle
 
 KERNEL = "optimizer/_trainable_variables/4/.ATTRIBUTES/VARIABLE_VALUE"
 
-
-def _copy(rel: str, dest: Path) -> Path:
-    src = SAMPLES / rel
-    if not src.exists():
-        pytest.skip(f"sample {rel} not generated (make samples)")
-    target = dest / src.name
-    if src.is_dir():
-        shutil.copytree(src, target)
-    else:
-        shutil.copy(src, target)
-    return target
 
 
 def _flip_inside(prefix: str, key: str, delta: int = 100) -> Path:
@@ -43,7 +31,7 @@ def _flip_inside(prefix: str, key: str, delta: int = 100) -> Path:
 
 
 def test_one_flipped_byte_is_found_and_named(run_cli, tmp_path):
-    folder = _copy("tf2", tmp_path)
+    folder = copy_sample("tf2", tmp_path)
     _flip_inside(str(folder / "ckpt-2"), KERNEL)
     before = tree_digest(folder)
     plain = run_cli("inspect", str(folder), "--no-stats")
@@ -65,7 +53,7 @@ def test_tensorflow_reader_agrees_on_the_flipped_tensor(tf, tmp_path):
     from ckptdiff.readers import open_artifact
     from ckptdiff.verify import verify_artifact
 
-    folder = _copy("tf2", tmp_path)
+    folder = copy_sample("tf2", tmp_path)
     _flip_inside(str(folder / "ckpt-2"), KERNEL)
     with open_artifact(folder) as art:
         named = {p.key for p in verify_artifact(art).problems}
@@ -86,7 +74,7 @@ def test_flip_in_every_bundle_kind(run_cli, tmp_path, rel):
     from ckptdiff.verify import _read_index
 
     top = rel.split("/")[0]
-    _copy("keras2/tf_weights" if top == "tf_weights" else top, tmp_path)
+    copy_sample("keras2/tf_weights" if top == "tf_weights" else top, tmp_path)
     target = tmp_path / rel
     prefix = target / "variables" / "variables" if rel == "saved_model" else target
     num_shards, stored = _read_index(prefix, str(target))
@@ -103,7 +91,7 @@ def test_flip_in_every_bundle_kind(run_cli, tmp_path, rel):
 
 
 def test_truncated_shard_is_named_at_open(run_cli, tmp_path):
-    folder = _copy("tf1", tmp_path)
+    folder = copy_sample("tf1", tmp_path)
     shard = next(folder.glob("model.ckpt.data-*"))
     shard.write_bytes(shard.read_bytes()[:-9])
     result = run_cli("inspect", str(folder / "model.ckpt"), "--verify")
@@ -186,7 +174,7 @@ def test_truncated_h5_file_is_refused_at_open(run_cli, tmp_path):
 
 
 def test_keras_member_that_disagrees_with_its_directory(run_cli, tmp_path):
-    target = _copy("keras3/model.keras", tmp_path)
+    target = copy_sample("keras3/model.keras", tmp_path)
     with zipfile.ZipFile(target) as z:
         info = z.getinfo("model.weights.h5")
         local_extra = struct.unpack_from("<H", target.read_bytes(), info.header_offset + 28)[0]
@@ -209,7 +197,7 @@ def test_keras_member_that_disagrees_with_its_directory(run_cli, tmp_path):
 
 def test_local_header_name_mismatch(run_cli, tmp_path):
     """The reader finds the weights member through the central directory; --verify notices its local header disagrees."""
-    target = _copy("keras3/model.keras", tmp_path)
+    target = copy_sample("keras3/model.keras", tmp_path)
     data = bytearray(target.read_bytes())
     with zipfile.ZipFile(target) as z:
         info = z.getinfo("model.weights.h5")
@@ -226,7 +214,7 @@ def test_local_header_name_mismatch(run_cli, tmp_path):
 
 
 def test_member_read_by_zipfile_with_a_bad_header_is_exit_2(run_cli, tmp_path):
-    target = _copy("keras3/model.keras", tmp_path)
+    target = copy_sample("keras3/model.keras", tmp_path)
     data = bytearray(target.read_bytes())
     with zipfile.ZipFile(target) as z:
         info = z.getinfo("metadata.json")
@@ -266,7 +254,7 @@ def test_every_realworld_artifact_verifies(run_cli, realworld, rel):
 
 
 def test_diff_verify_reports_both_sides(run_cli, tmp_path):
-    folder = _copy("tf2", tmp_path)
+    folder = copy_sample("tf2", tmp_path)
     _flip_inside(str(folder / "ckpt-2"), KERNEL)
     result = run_cli("diff", str(folder / "ckpt-2"), str(SAMPLES / "tf2" / "ckpt-2"), "--verify", "--format", "json")
     assert result.exit_code == 1
@@ -280,7 +268,7 @@ def test_diff_verify_reports_both_sides(run_cli, tmp_path):
 
 @pytest.mark.requires_tf
 def test_check_verify(run_cli, tmp_path):
-    folder = _copy("tf2", tmp_path)
+    folder = copy_sample("tf2", tmp_path)
     _flip_inside(str(folder / "ckpt-2"), KERNEL)
     spec = str(SAMPLES / "models.py") + ":build_keras3"
     result = run_cli("check", str(folder), "--model", spec, "--verify", "--format", "json")

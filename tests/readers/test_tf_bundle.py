@@ -25,6 +25,7 @@ from ckptdiff.errors import (
 )
 from ckptdiff.readers import protowire as pw
 from ckptdiff.readers.tf_bundle import decompress_snappy, read_table, read_tf_bundle
+from tests.fuzz.bundle_writer import field_bytes, field_fixed32, field_varint, mask, varint
 
 _MADE: dict[str, Path] = {}
 
@@ -113,28 +114,12 @@ def made_checkpoints(tmp_path_factory, tf) -> dict[str, Path]:
 # --- a tiny table writer, for inputs no saver produces ------------------------------------------
 
 
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
-def field_varint(number: int, value: int) -> bytes:
-    return varint(number << 3) + varint(value & ((1 << 64) - 1))
 
 
-def field_bytes(number: int, value: bytes) -> bytes:
-    return varint(number << 3 | 2) + varint(len(value)) + value
 
 
-def field_fixed32(number: int, value: int) -> bytes:
-    return varint(number << 3 | 5) + struct.pack("<I", value)
 
 
 def header_proto(num_shards: int, big_endian: bool = False) -> bytes:
@@ -153,8 +138,6 @@ def entry_proto(dtype: int, shape: tuple[int, ...], offset: int, size: int, shar
     )
 
 
-def mask(crc: int) -> int:
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def block(entries: list[tuple[bytes, bytes]]) -> bytes:
