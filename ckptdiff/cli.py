@@ -83,7 +83,8 @@ def cli() -> None:
 @click.argument("artifact")
 @format_option(FORMAT_CHOICES_INSPECT)
 @click.option("--filter", "filters", multiple=True, metavar="GLOB", help="Only keys or paths matching GLOB (repeatable).")
-@click.option("--no-stats", is_flag=True, help="Skip the per-tensor statistics pass.")
+@click.option("--no-stats", is_flag=True, help="Skip the per-tensor statistics pass (and the init verdicts).")
+@click.option("--no-init", is_flag=True, help="Statistics only: skip the fresh-init verdicts (their sampling and spectral tests).")
 @click.option(
     "--group",
     type=click.Choice(["model", "optimizer", "bookkeeping", "all"]),
@@ -93,7 +94,9 @@ def cli() -> None:
 )
 @verify_option
 @quiet_option
-def inspect(artifact: str, output_format: str, filters: tuple[str, ...], no_stats: bool, group: str, verify: bool, quiet: bool) -> None:
+def inspect(
+    artifact: str, output_format: str, filters: tuple[str, ...], no_stats: bool, no_init: bool, group: str, verify: bool, quiet: bool
+) -> None:
     """List the tensors of ARTIFACT with shape, dtype, group, size and statistics.
 
     ARTIFACT is a checkpoint prefix, its .index or .data file, a directory with a
@@ -110,8 +113,20 @@ def inspect(artifact: str, output_format: str, filters: tuple[str, ...], no_stat
     from ckptdiff.readers import open_artifact
     from ckptdiff.verify import verify_artifact
 
+    from ckptdiff.report.progress import ProgressBar
+
     with open_artifact(artifact) as art:
-        report = inspect_artifact(art, filters=filters, group=group, with_stats=not no_stats)
+        total = sum(e.size for e in art.entries)
+        bytes_per_value = max(1, sum(e.byte_size or 0 for e in art.entries) // max(total, 1))
+        bar = ProgressBar.for_terminal(
+            total, "inspect", quiet=quiet, machine_output=output_format != "table", unit_bytes=bytes_per_value
+        )
+        try:
+            report = inspect_artifact(
+                art, filters=filters, group=group, with_stats=not no_stats, with_init=not no_init, progress=bar
+            )
+        finally:
+            bar.close()
         integrity = [verify_artifact(art)] if verify else []
     if output_format == "json":
         from ckptdiff.report.json import render_inspect_json

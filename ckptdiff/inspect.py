@@ -35,6 +35,7 @@ def inspect_artifact(
     filters: tuple[str, ...] = (),
     group: str = ALL_GROUPS,
     with_stats: bool = True,
+    with_init: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> InspectReport:
     """Build the inspect report of an artifact.
@@ -45,6 +46,7 @@ def inspect_artifact(
         group: `model`, `optimizer`, `bookkeeping` or `all`.
         with_stats: compute per-tensor statistics (one streaming pass per tensor, on all cores) and the
             fresh-init verdict from them (plus a bounded deterministic sample for the distribution tests).
+        with_init: add the fresh-init verdict of each tensor (needs with_stats).
         progress: called with the number of elements done, as work finishes.
 
     Returns:
@@ -58,7 +60,7 @@ def inspect_artifact(
     ]
     selected.sort(key=lambda e: GROUPS.index(e.group))
     stats = compute_all_stats(selected, progress=progress) if with_stats else [None] * len(selected)
-    verdicts = assess_all(selected, stats) if with_stats else [None] * len(selected)
+    verdicts = assess_all(selected, stats) if with_stats and with_init else [None] * len(selected)
     rows = tuple(
         TensorRow(
             key=e.key,
