@@ -162,14 +162,16 @@ def _archive_config(path: Path) -> tuple[dict, str]:
 
 
 def _h5_config(path: Path) -> tuple[dict, str]:
-    import h5py
+    from ckptdiff.errors import UnreadableArtifact
+    from ckptdiff.readers.keras_h5 import open_hdf5_readonly
 
     try:
-        with h5py.File(path, "r") as f:
+        # The reader's opener refuses damaged heaps first (HDF5 1.14 can loop forever on one).
+        with open_hdf5_readonly(path, f"--model {path}") as f:
             raw = f.attrs.get("model_config")
             version = f.attrs.get("keras_version", b"2")
-    except OSError as exc:
-        raise BadModelSpec(f"--model {path}: not an HDF5 file ({exc})") from None
+    except (OSError, UnreadableArtifact) as exc:
+        raise BadModelSpec(str(exc)) from None
     if raw is None:
         raise BadModelSpec(f"--model {path}: a weights-only H5 has no architecture; pass a factory instead")
     if isinstance(raw, bytes):
