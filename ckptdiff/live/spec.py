@@ -12,7 +12,6 @@ import copy
 import importlib
 import importlib.util
 import json
-import os
 import sys
 import zipfile
 from pathlib import Path

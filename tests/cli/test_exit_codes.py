@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import zipfile
 
-import pytest
-
-from tests.conftest import copy_sample, SAMPLES, tree_digest
+from tests.conftest import copy_sample, tree_digest
 
 
 def _assert_one_line_error(result, must_name: str) -> None:

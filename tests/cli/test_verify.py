@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import copy_sample, REALWORLD_ARTIFACTS, SAMPLE_ARTIFACTS, SAMPLES, tree_digest
+from tests.conftest import REALWORLD_ARTIFACTS, copy_sample, SAMPLE_ARTIFACTS, SAMPLES, tree_digest
 from tests.fuzz.bundle_writer import CraftedEntry, float_entry, write_bundle
 
 KERNEL = "optimizer/_trainable_variables/4/.ATTRIBUTES/VARIABLE_VALUE"

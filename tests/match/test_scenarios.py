@@ -25,7 +25,7 @@ SUMMARY_KEYS = ("matched", "missing", "unexpected", "shape_mismatch", "dtype_mis
 @pytest.fixture(scope="session")
 def oracle() -> dict[str, RestoreOutcome]:
     """Every scenario restored once with the real loader, in this process."""
-    from tests.match.oracle import PAIR_MAP, restore_all
+    from tests.match.oracle import restore_all
 
     return restore_all()
 
