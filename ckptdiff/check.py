@@ -282,6 +282,22 @@ def _hints(
         if f.status == MISSING and f.key is None
     ]
     found = hint_search.find_rewrites(missing, unexpected)
+    if result.loader in (LOADER_H5_NAME, LOADER_H5_ORDER):
+        # In an H5 file the differing component is a layer name: the remedy is naming the layer, not a
+        # checkpoint assignment map.
+        found = [
+            replace(
+                h,
+                kind="rename",
+                message=f"layer renamed: file layer '{h.rewrite[0]}' is model layer '{h.rewrite[1]}' "
+                f"({len(h.pairs)} weight(s)); give the model layer the file's name, or load by layer order",
+                assignment_map=None,
+                rename=None,
+            )
+            if h.rewrite and "/" not in h.rewrite[0] + h.rewrite[1]
+            else h
+            for h in found
+        ]
     explained = {by_path[p].index for h in found for p, _ in h.pairs if p in by_path}
     found += hint_search.find_same_shape_candidates([v for v, _ in missing], unexpected, explained)
     shift = None

@@ -415,3 +415,20 @@ def test_junit_one_testcase_per_variable(run_cli, name):
     assert {c.get("name") for c in cases if c.find("failure") is not None} == failing
     assert int(suite.get("tests")) == len(list(suite.iter("testcase")))
     assert int(suite.get("failures")) == sum(1 for c in suite.iter("testcase") if c.find("failure") is not None)
+
+
+def test_renamed_layer_legacy_h5_by_name_loader_names_the_layer(run_cli, oracle):
+    """--loader h5-name: the renamed layer is missing (as the real by_name load leaves it) and the hint names both layers."""
+    result = run_cli(
+        "check", "sample_checkpoints/scenarios/renamed_layer/legacy.h5",
+        "--model", "sample_checkpoints/scenario_models.py:renamed_tf_keras_mlp", "--loader", "h5-name", "--format", "json",
+    )
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["loader"]["name"] == "h5-name"
+    assert statuses(doc) == {**dict.fromkeys(layer_vars("dense", "dense_2"), MATCHED), **dict.fromkeys(layer_vars("classifier"), MISSING)}
+    real = oracle["renamed_layer.legacy_h5.by_name"]
+    assert {p for p, s in statuses(doc).items() if s == MATCHED} == real.restored_paths()
+    [hint] = doc["hints"]
+    assert hint["kind"] == "rename" and hint["assignment_map"] is None
+    assert "file layer 'dense_1' is model layer 'classifier'" in hint["message"]
