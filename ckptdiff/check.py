@@ -111,7 +111,7 @@ def check_restore(
     variables = []
     for pairing in result.pairings:
         var = live.variables[pairing.variable]
-        if _ignored(ignore, var.path, var.name, pairing.key):
+        if pairing.variable in result.out_of_scope or _ignored(ignore, var.path, var.name, pairing.key):
             continue
         entry = entries.get(pairing.key) if pairing.key else None
         opinion = None
@@ -159,6 +159,13 @@ def check_restore(
     }
     ok = not any(failing.values())
     notes = result.notes
+    if result.out_of_scope:
+        names = ", ".join(live.variables[i].path for i in sorted(result.out_of_scope)[:3])
+        more = " ..." if len(result.out_of_scope) > 3 else ""
+        notes = notes + (
+            f"{len(result.out_of_scope)} live variable(s) this loader never saves or restores are left out "
+            f"(optimizer state, seed generators): {names}{more}",
+        )
     if second is not None:
         notes = notes + (f"second pass: {LOADER_DESCRIPTIONS[LOADER_H5_NAME]} ({second.outcome})",)
     return CheckReport(

@@ -184,6 +184,22 @@ def _reachable_outside_optimizers(graph: tuple[LiveNode, ...]) -> set[int]:
     return found
 
 
+def _reachable_inside_optimizers(graph: tuple[LiveNode, ...]) -> set[int]:
+    """Variable indices reachable from any optimizer node."""
+    stack = [i for i, node in enumerate(graph) if node.optimizer]
+    seen = set(stack)
+    found: set[int] = set()
+    while stack:
+        node = graph[stack.pop()]
+        if node.variable is not None:
+            found.add(node.variable)
+        for _, child in node.children:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return found
+
+
 def _is_optimizer(obj: Any) -> bool:
     return callable(getattr(obj, "apply_gradients", None)) and not callable(getattr(obj, "fit", None))
 
@@ -337,9 +353,12 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
     for var in list(getattr(obj, "variables", []) or []):
         table.index(var)
     model_side = _reachable_outside_optimizers(graph)
+    optimizer_side = _reachable_inside_optimizers(graph)
     variables = _unique_paths(
         [
-            _variable_record(i, var, table.owner.get(id(var)), kind, "model" if i in model_side or not graph else "optimizer")
+            _variable_record(
+                i, var, table.owner.get(id(var)), kind, "optimizer" if i in optimizer_side and i not in model_side else "model"
+            )
             for i, var in enumerate(table.objects)
         ],
         graph,

@@ -69,7 +69,11 @@ def _finish(live: LiveModel, plan: _Plan, loader: str, every_key: set[str], extr
             pairings.append(Pairing(var.index, MISSING, None, extra_missing.get(var.index, "no weight in the file for this layer")))
     outcome = f"load_weights raises ValueError: {plan.error}" if plan.raise_at is not None else "load_weights assigns every paired weight"
     wanted = {var.index: var.path for var in live.variables}
-    return LoaderResult(loader=loader, pairings=tuple(pairings), consumed=frozenset(every_key), outcome=outcome, wanted=wanted)
+    in_layers = {v for layer in live.layers or () for v in layer.weights}
+    never = frozenset(var.index for var in live.variables if var.index not in in_layers)
+    return LoaderResult(
+        loader=loader, pairings=tuple(pairings), consumed=frozenset(every_key), outcome=outcome, wanted=wanted, out_of_scope=never
+    )
 
 
 def match_h5_order(artifact: Artifact, live: LiveModel) -> LoaderResult:

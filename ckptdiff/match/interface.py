@@ -56,6 +56,9 @@ class LoaderResult:
     outcome: str = ""
     """What the real call does as a whole: 'restores', or the exception it raises."""
     notes: tuple[str, ...] = ()
+    out_of_scope: frozenset[int] = field(default_factory=frozenset)
+    """Variables this loader never saves or restores (optimizer state for `load_weights(.h5)`, Keras 3
+    seed-generator states): left out of the findings, counted in a note."""
     wanted: dict[int, str] = field(default_factory=dict)
     """For each variable, the artifact name the loader looks for (a key, an object path, a layer/weight
     name); hints compare these with the unexpected entries' names."""

@@ -74,6 +74,7 @@ def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
     pairings = tuple(
         by_var.get(var.index, Pairing(var.index, MISSING, None, "not saved or loaded by Keras' saver walk")) for var in live.variables
     )
+    never = frozenset(var.index for var in live.variables if var.index not in by_var)
     if failed:
         outcome = (
             f"load_weights loads the rest, then raises ValueError: a total of {len(failed)} objects could not be loaded "
@@ -81,4 +82,6 @@ def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
         )
     else:
         outcome = "load_weights restores every container"
-    return LoaderResult(loader=LOADER_KERAS3, pairings=pairings, consumed=frozenset(consumed), outcome=outcome, wanted=wanted)
+    return LoaderResult(
+        loader=LOADER_KERAS3, pairings=pairings, consumed=frozenset(consumed), outcome=outcome, wanted=wanted, out_of_scope=never
+    )
