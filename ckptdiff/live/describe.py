@@ -168,33 +168,17 @@ def _object_graph(root: Any, table: _VariableTable, tf: Any) -> tuple[LiveNode, 
     )
 
 
-def _reachable_outside_optimizers(graph: tuple[LiveNode, ...]) -> set[int]:
-    """Variable indices reachable from the root without entering an optimizer node."""
-    seen = {0}
-    stack = [0]
+def _reachable_variables(graph: tuple[LiveNode, ...], starts: list[int], *, enter_optimizers: bool) -> set[int]:
+    """Variable indices reachable from the start nodes, optionally without entering optimizer nodes."""
+    seen = set(starts)
+    stack = list(starts)
     found: set[int] = set()
     while stack:
         node = graph[stack.pop()]
         if node.variable is not None:
             found.add(node.variable)
         for _, child in node.children:
-            if child not in seen and not graph[child].optimizer:
-                seen.add(child)
-                stack.append(child)
-    return found
-
-
-def _reachable_inside_optimizers(graph: tuple[LiveNode, ...]) -> set[int]:
-    """Variable indices reachable from any optimizer node."""
-    stack = [i for i, node in enumerate(graph) if node.optimizer]
-    seen = set(stack)
-    found: set[int] = set()
-    while stack:
-        node = graph[stack.pop()]
-        if node.variable is not None:
-            found.add(node.variable)
-        for _, child in node.children:
-            if child not in seen:
+            if child not in seen and (enter_optimizers or not graph[child].optimizer):
                 seen.add(child)
                 stack.append(child)
     return found
@@ -352,8 +336,8 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
     graph = _object_graph(obj, table, tf)
     for var in list(getattr(obj, "variables", []) or []):
         table.index(var)
-    model_side = _reachable_outside_optimizers(graph)
-    optimizer_side = _reachable_inside_optimizers(graph)
+    model_side = _reachable_variables(graph, [0], enter_optimizers=False)
+    optimizer_side = _reachable_variables(graph, [i for i, n in enumerate(graph) if n.optimizer], enter_optimizers=True)
     variables = _unique_paths(
         [
             _variable_record(

@@ -213,13 +213,13 @@ def _read_archive(path: Path, display: str, resources: contextlib.ExitStack) -> 
     with archive:
         names = archive.namelist()
         _check_members(names, display)
-        config = _read_json_member(archive, CONFIG_MEMBER, display)
+        config = read_json_member(archive, CONFIG_MEMBER, display)
         if not isinstance(config, dict):
             raise CorruptArtifact(f"{display}: {CONFIG_MEMBER} is not a JSON object")
         notes: list[str] = []
         saved: dict[str, Any] = {}
         if METADATA_MEMBER in names:
-            meta = _read_json_member(archive, METADATA_MEMBER, display)
+            meta = read_json_member(archive, METADATA_MEMBER, display)
             saved = meta if isinstance(meta, dict) else {}
         else:
             notes.append(f"the archive has no {METADATA_MEMBER}: Keras version and save date unknown")
@@ -269,7 +269,8 @@ def _check_members(names: list[str], display: str) -> None:
     )
 
 
-def _read_json_member(archive: zipfile.ZipFile, name: str, display: str) -> Any:
+def read_json_member(archive: zipfile.ZipFile, name: str, display: str) -> Any:
+    """Parse a JSON member of a `.keras` zip as data; every failure (size, zip damage, encoding, JSON) is CorruptArtifact."""
     info = archive.getinfo(name)
     if info.file_size > MAX_JSON_MEMBER:
         raise CorruptArtifact(
@@ -282,6 +283,10 @@ def _read_json_member(archive: zipfile.ZipFile, name: str, display: str) -> Any:
         raise CorruptArtifact(f"{display}: {name} is not UTF-8 text") from None
     except (json.JSONDecodeError, RecursionError) as exc:
         raise CorruptArtifact(f"{display}: {name} is not valid JSON ({one_line(exc)})") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise CorruptArtifact(f"{display}: cannot read {name} ({one_line(exc)})") from None
+    except zlib.error as exc:
+        raise CorruptArtifact(f"{display}: cannot read {name} ({type(exc).__name__})") from None
 
 
 def _open_weights_member(

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from ckptdiff.artifact import (
     FORMAT_SAVED_MODEL,
 )
 from ckptdiff.errors import ArtifactNotFound, CorruptArtifact, NotKerasArchive, UnreadableArtifact
+from ckptdiff.readers.keras_v3 import read_json_member
 from ckptdiff.scan.interface import SEVERITIES, SEVERITY_INFO, Finding, Scanner, ScanReport, ScanResult
 from ckptdiff.scan.keras_config import find_code_in_config
 from ckptdiff.scan.zip_members import check_zip_members
@@ -88,24 +88,11 @@ class KerasArchiveScanner(Scanner):
             if CONFIG_MEMBER in doubtful or info.file_size > MAX_CONFIG_BYTES:
                 notes.append(f"{CONFIG_MEMBER} declares {info.file_size} bytes: not read, its layers were not scanned")
             else:
-                config = _read_json_member(archive, info, display)
+                config = read_json_member(archive, info.filename, display)
                 findings += _config_findings(config, CONFIG_MEMBER)
                 scanned.append(CONFIG_MEMBER)
         return ScanResult(FORMAT_KERAS_ARCHIVE, tuple(findings), tuple(scanned), tuple(notes))
 
-
-def _read_json_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, display: str) -> Any:
-    try:
-        text = archive.read(info).decode("utf-8")
-        return json.loads(text)
-    except UnicodeDecodeError:
-        raise CorruptArtifact(f"{display}: {info.filename} is not UTF-8 text") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise CorruptArtifact(f"{display}: {info.filename} is not valid JSON ({' '.join(str(exc).split())})") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise CorruptArtifact(f"{display}: cannot read {info.filename} ({' '.join(str(exc).split())})") from None
-    except zlib.error as exc:
-        raise CorruptArtifact(f"{display}: cannot read {info.filename} ({type(exc).__name__})") from None
 
 
 class KerasH5Scanner(Scanner):
