@@ -86,6 +86,7 @@ def check_restore(
     fail_on: tuple[str, ...] = DEFAULT_FAIL_ON,
     ignore: tuple[str, ...] = (),
     assess_values: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> CheckReport:
     """Emulate restoring artifact into live and report every variable, entry and partial object.
 
@@ -97,6 +98,7 @@ def check_restore(
         ignore: globs over variable paths/names and entry keys/paths to leave out.
         assess_values: read every restored entry once for its statistics and fresh-init verdict
             (against the variable's configured initializer and its own fresh value).
+        progress: called with the number of values read, as the statistics pass goes.
 
     Returns:
         The check report.
@@ -137,7 +139,7 @@ def check_restore(
             )
         )
     if assess_values:
-        variables = _assess_restored(variables, result, live, entries)
+        variables = _assess_restored(variables, result, live, entries, progress)
     unexpected_entries = [
         e for e in artifact.entries if e.key not in result.consumed and not _ignored(ignore, e.key, *e.paths)
     ]
@@ -187,12 +189,16 @@ def check_restore(
 
 
 def _assess_restored(
-    variables: list[VariableFinding], result: LoaderResult, live: LiveModel, entries: dict[str, TensorEntry]
+    variables: list[VariableFinding],
+    result: LoaderResult,
+    live: LiveModel,
+    entries: dict[str, TensorEntry],
+    progress: Callable[[int], None] | None = None,
 ) -> list[VariableFinding]:
     """Statistics and the fresh-init verdict of what each restored variable would receive."""
     restored = [f for f in variables if f.status in (MATCHED, DTYPE_MISMATCH) and f.key in entries]
     chosen = [entries[f.key] for f in restored]  # type: ignore[index]
-    stats = compute_all_stats(chosen)
+    stats = compute_all_stats(chosen, progress=progress)
     verdicts = assess_all(
         chosen,
         stats,

@@ -63,6 +63,16 @@ def _with_integrity(text: str, output_format: str, integrity: list) -> str:
     return text + render_integrity_table(integrity)
 
 
+def _progress_bar(artifact: object, label: str, quiet: bool, output_format: str):  # type: ignore[no-untyped-def]
+    """A progress line over the artifact's values, shown on a terminal for table output only."""
+    from ckptdiff.report.progress import ProgressBar
+
+    entries = artifact.entries  # type: ignore[attr-defined]
+    total = sum(e.size for e in entries)
+    bytes_per_value = max(1, sum(e.byte_size or 0 for e in entries) // max(total, 1))
+    return ProgressBar.for_terminal(total, label, quiet=quiet, machine_output=output_format != "table", unit_bytes=bytes_per_value)
+
+
 def _integrity_failed(integrity: list) -> bool:
     return any(not r.ok for r in integrity)
 
@@ -113,14 +123,8 @@ def inspect(
     from ckptdiff.readers import open_artifact
     from ckptdiff.verify import verify_artifact
 
-    from ckptdiff.report.progress import ProgressBar
-
     with open_artifact(artifact) as art:
-        total = sum(e.size for e in art.entries)
-        bytes_per_value = max(1, sum(e.byte_size or 0 for e in art.entries) // max(total, 1))
-        bar = ProgressBar.for_terminal(
-            total, "inspect", quiet=quiet, machine_output=output_format != "table", unit_bytes=bytes_per_value
-        )
+        bar = _progress_bar(art, "inspect", quiet, output_format)
         try:
             report = inspect_artifact(
                 art, filters=filters, group=group, with_stats=not no_stats, with_init=not no_init, progress=bar
@@ -192,7 +196,11 @@ def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_
     with open_artifact(artifact) as art:
         integrity = [verify_artifact(art)] if verify else []
         live = load_live_model(model_spec)
-        report = check_restore(art, live, loader=loader, fail_on=fail_on, ignore=ignore)
+        bar = _progress_bar(art, "check", quiet, output_format)
+        try:
+            report = check_restore(art, live, loader=loader, fail_on=fail_on, ignore=ignore, progress=bar)
+        finally:
+            bar.close()
     if output_format == "json":
         from ckptdiff.report.json import render_check_json
 
@@ -244,7 +252,11 @@ def diff(artifact_a: str, artifact_b: str, atol: float, rtol: float, only: str, 
     if atol < 0 or rtol < 0:
         raise click.BadParameter("tolerances must be >= 0")
     with open_artifact(artifact_a) as a, open_artifact(artifact_b) as b:
-        report = diff_artifacts(a, b, atol=atol, rtol=rtol)
+        bar = _progress_bar(a, "diff", quiet, output_format)
+        try:
+            report = diff_artifacts(a, b, atol=atol, rtol=rtol, progress=bar)
+        finally:
+            bar.close()
         integrity = [verify_artifact(a), verify_artifact(b)] if verify else []
     if output_format == "json":
         from ckptdiff.report.json import render_diff_json

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
@@ -116,7 +117,13 @@ def _assess_b(results: list[TensorDiff], b: Artifact) -> list[TensorDiff]:
 
 
 def diff_artifacts(
-    a: Artifact, b: Artifact, *, atol: float = 0.0, rtol: float = 0.0, assess_values: bool = True
+    a: Artifact,
+    b: Artifact,
+    *,
+    atol: float = 0.0,
+    rtol: float = 0.0,
+    assess_values: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> DiffReport:
     """Compare two artifacts.
 
@@ -126,6 +133,7 @@ def diff_artifacts(
         atol: absolute tolerance.
         rtol: relative tolerance; a pair element is the same when |a - b| <= atol + rtol * |b|.
         assess_values: give B's side of every compared model tensor a fresh-init verdict.
+        progress: called with the number of values compared, pair by pair.
 
     Returns:
         The report: one TensorDiff per aligned pair or unpaired entry, the per-layer view, counts.
@@ -155,6 +163,8 @@ def diff_artifacts(
             results.append(TensorDiff(status=SHAPE_CHANGED, **base))
             continue
         measures = compare_entries(ea, eb, atol, rtol)
+        if progress is not None:
+            progress(ea.size)
         sq_diff, sq_a = measures.pop("_sq_diff", None), measures.pop("_sq_a", None)
         if ea.dtype != eb.dtype:
             status = DTYPE_CHANGED
