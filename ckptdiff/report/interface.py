@@ -200,6 +200,19 @@ class LayerChange:
     """same when every tensor of the layer is the same, else changed."""
 
 
+def selected_by_only(status: str, only: str) -> bool:
+    """Whether a diff pair of this status is listed under `--only` (counts always cover every pair)."""
+    if only == "all":
+        return True
+    if only == "added":
+        return status == "only_in_b"
+    if only == "removed":
+        return status == "only_in_a"
+    if only == "changed":
+        return status in ("changed", "shape_changed", "dtype_changed")
+    return status == only
+
+
 @dataclass(frozen=True)
 class DiffReport:
     """Everything `ckptdiff diff` shows."""

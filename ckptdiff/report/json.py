@@ -18,6 +18,7 @@ from ckptdiff.report.interface import (
     DiffReport,
     InspectReport,
     TensorRow,
+    selected_by_only,
 )
 
 
@@ -173,8 +174,6 @@ def render_check_json(report: CheckReport) -> str:
 
 def render_diff_json(report: DiffReport, only: str = "all") -> str:
     """Render a diff report as a JSON document (schema `ckptdiff.diff/1`)."""
-    from ckptdiff.report.table import _selected
-
     doc = {
         "schema": DIFF_SCHEMA,
         "a": artifact_json(report.a),
@@ -207,7 +206,7 @@ def render_diff_json(report: DiffReport, only: str = "all") -> str:
                 "init": init_json(t.init),
             }
             for t in report.tensors
-            if _selected(t.status, only)
+            if selected_by_only(t.status, only)
         ],
     }
     return dump(doc, len(report.tensors))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from ckptdiff.report.formatting import human_bytes, number, shape_text
-from ckptdiff.report.interface import ArtifactInfo, CheckReport, DiffReport, InspectReport, TensorRow
+from ckptdiff.report.interface import ArtifactInfo, CheckReport, DiffReport, InspectReport, TensorRow, selected_by_only
 
 
 def render_artifact_header(info: ArtifactInfo) -> list[str]:
@@ -140,7 +140,7 @@ def render_diff_table(report: DiffReport, only: str = "all") -> str:
     lines.append(f"tolerance: |a-b| <= {report.atol:g} + {report.rtol:g}*|b|")
     rows = []
     for t in report.tensors:
-        if not _selected(t.status, only):
+        if not selected_by_only(t.status, only):
             continue
         shape = shape_text(t.shape_a or t.shape_b or ()) if t.shape_a == t.shape_b or None in (t.shape_a, t.shape_b) else f"{shape_text(t.shape_a)} -> {shape_text(t.shape_b)}"
         key_b = "" if t.key_b == t.key_a else (t.key_b or "-")
@@ -167,15 +167,3 @@ def render_diff_table(report: DiffReport, only: str = "all") -> str:
     counts = ", ".join(f"{k} {v}" for k, v in report.summary.items())
     lines.append(f"summary: {counts} -> {'IDENTICAL' if report.identical else 'DIFFERENT'}")
     return "\n".join(lines) + "\n"
-
-
-def _selected(status: str, only: str) -> bool:
-    if only == "all":
-        return True
-    if only == "added":
-        return status == "only_in_b"
-    if only == "removed":
-        return status == "only_in_a"
-    if only == "changed":
-        return status in ("changed", "shape_changed", "dtype_changed")
-    return status == only
