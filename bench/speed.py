@@ -80,6 +80,27 @@ def generate() -> dict[str, Path]:
     return paths
 
 
+STATS_PASS = """
+import statistics, sys, time
+from ckptdiff.readers import open_artifact
+from ckptdiff.stats.parallel import compute_all_stats
+times = []
+with open_artifact(sys.argv[1]) as art:
+    for _ in range(int(sys.argv[2])):
+        start = time.perf_counter()
+        compute_all_stats(art.entries)
+        times.append(time.perf_counter() - start)
+print(statistics.median(times))
+"""
+
+
+def stats_pass_seconds(prefix: Path) -> float:
+    """ckptdiff's statistics pass alone, in a process with the artifact open (like the bare sum)."""
+    env = dict(ENV, OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run([PY, "-c", STATS_PASS, str(prefix), str(REPEAT)], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def data_bytes(prefix: Path) -> int:
     return sum(p.stat().st_size for p in prefix.parent.glob(prefix.name + ".data-*"))
 
@@ -151,9 +172,11 @@ def main() -> None:
     init_wall, init_rss = run(CKPTDIFF + ["inspect", str(big), "--format", "json"])
     base_wall, base_rss = run([PY, "-c", BASELINE, str(big)])
     sum_s = bare_sum_seconds(big)
+    pass_s = stats_pass_seconds(big)
     add(f"ckptdiff inspect --no-init, {size_gb:.2f} GB checkpoint (full statistics)", ours_wall, ours_rss, f"{size_gb / ours_wall:.2f} GB/s end to end")
     add("ckptdiff inspect, same checkpoint, statistics + fresh-init verdicts", init_wall, init_rss, f"{size_gb / init_wall:.2f} GB/s end to end")
     add("baseline: tf.train.load_checkpoint + numpy stats", base_wall, base_rss, f"{size_gb / base_wall:.2f} GB/s")
+    rows.append(("ckptdiff's statistics pass alone (in-process, artifact open)", f"{pass_s:.2f} s", "-", f"{size_gb / pass_s:.2f} GB/s"))
     rows.append(("bare numpy sum over the mmap'd shard (in-process)", f"{sum_s:.2f} s", "-", f"{size_gb / sum_s:.2f} GB/s"))
 
     many = paths["many"]
@@ -175,6 +198,7 @@ def main() -> None:
     throughput_ratio = base_wall / ours_wall
     rss_ratio = ours_rss / base_rss
     of_sum = (size_gb / ours_wall) / (size_gb / sum_s)
+    pass_of_sum = sum_s / pass_s
     print(f"# ckptdiff benchmark, {time.strftime('%Y-%m-%d')}, {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print()
     print("| measurement | wall (median) | peak RSS | note |")
@@ -183,7 +207,8 @@ def main() -> None:
         print("| " + " | ".join(r) + " |")
     print()
     print(f"- full-statistics throughput: {throughput_ratio:.1f}x the baseline (target >= 5x): {'met' if throughput_ratio >= 5 else 'MISSED'}")
-    print(f"- throughput as a share of the bare numpy sum: {100 * of_sum:.0f}% (target >= 40%): {'met' if of_sum >= 0.4 else 'MISSED'}")
+    print(f"- throughput as a share of the bare numpy sum, end to end (process start-up included): {100 * of_sum:.0f}% (target >= 40%): {'met' if of_sum >= 0.4 else 'MISSED'}")
+    print(f"- the statistics pass alone as a share of the bare numpy sum, both in-process: {100 * pass_of_sum:.0f}% (target >= 40%): {'met' if pass_of_sum >= 0.4 else 'MISSED'}")
     print(f"- peak RSS: {100 * rss_ratio:.0f}% of the baseline's (target <= 33%): {'met' if rss_ratio <= 1 / 3 else 'MISSED'}")
     print(f"- {MANY:,} entries inspected in {inspect_many:.2f} s (target < 10 s): {'met' if inspect_many < 10 else 'MISSED'}")
 
