@@ -74,6 +74,14 @@ def choose_loader(artifact: Artifact) -> str:
     return LOADER_BY_NAME
 
 
+def run_loader(artifact: Artifact, live: LiveModel, loader: str = LOADER_AUTO) -> LoaderResult:
+    """Emulate one loader (or the one `auto` picks for the artifact kind) restoring artifact into live."""
+    chosen = choose_loader(artifact) if loader == LOADER_AUTO else loader
+    if chosen not in _MATCHERS:
+        raise CkptdiffError(f"unknown loader {loader!r}")
+    return _MATCHERS[chosen](artifact, live)
+
+
 def _ignored(patterns: tuple[str, ...], *names: str | None) -> bool:
     return any(name is not None and fnmatch.fnmatchcase(name, pat) for pat in patterns for name in names)
 
@@ -103,10 +111,8 @@ def check_restore(
     Returns:
         The check report.
     """
-    chosen = choose_loader(artifact) if loader == LOADER_AUTO else loader
-    if chosen not in _MATCHERS:
-        raise CkptdiffError(f"unknown loader {loader!r}")
-    result = _MATCHERS[chosen](artifact, live)
+    result = run_loader(artifact, live, loader)
+    chosen = result.loader
     entries = {e.key: e for e in artifact.entries}
     second = match_h5_name(artifact, live) if chosen == LOADER_H5_ORDER else None
 

@@ -222,6 +222,7 @@ def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_
 @cli.command()
 @click.argument("artifact_a")
 @click.argument("artifact_b")
+@click.option("--model", "model_spec", metavar="SPEC", help="Align both through this live model, as check would restore each into it.")
 @click.option("--atol", type=float, default=0.0, show_default=True, help="Absolute tolerance.")
 @click.option("--rtol", type=float, default=0.0, show_default=True, help="Relative tolerance: same when |a-b| <= atol + rtol*|b|.")
 @click.option(
@@ -234,7 +235,17 @@ def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_
 @format_option(FORMAT_CHOICES_INSPECT)
 @verify_option
 @quiet_option
-def diff(artifact_a: str, artifact_b: str, atol: float, rtol: float, only: str, output_format: str, verify: bool, quiet: bool) -> None:
+def diff(
+    artifact_a: str,
+    artifact_b: str,
+    model_spec: str | None,
+    atol: float,
+    rtol: float,
+    only: str,
+    output_format: str,
+    verify: bool,
+    quiet: bool,
+) -> None:
     """Compare the tensors of two artifacts, of the same or of different formats.
 
     Pairs are aligned by key, by object-graph path, or by Keras layer name and weight position;
@@ -252,9 +263,14 @@ def diff(artifact_a: str, artifact_b: str, atol: float, rtol: float, only: str, 
     if atol < 0 or rtol < 0:
         raise click.BadParameter("tolerances must be >= 0")
     with open_artifact(artifact_a) as a, open_artifact(artifact_b) as b:
+        live = None
+        if model_spec:
+            from ckptdiff.live.spec import load_live_model
+
+            live = load_live_model(model_spec)
         bar = _progress_bar(a, "diff", quiet, output_format)
         try:
-            report = diff_artifacts(a, b, atol=atol, rtol=rtol, progress=bar)
+            report = diff_artifacts(a, b, atol=atol, rtol=rtol, progress=bar, live=live)
         finally:
             bar.close()
         integrity = [verify_artifact(a), verify_artifact(b)] if verify else []

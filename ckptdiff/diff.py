@@ -11,7 +11,8 @@ import numpy as np
 
 from ckptdiff.artifact import Artifact, TensorEntry
 from ckptdiff.inspect import describe_artifact
-from ckptdiff.match.align import align_entries
+from ckptdiff.live.model import LiveModel
+from ckptdiff.match.align import align_entries, align_through_model
 from ckptdiff.report.interface import DiffReport, LayerChange, TensorDiff
 from ckptdiff.stats.moments import is_numeric_dtype
 from ckptdiff.stats.parallel import assess_all, compute_all_stats
@@ -124,6 +125,7 @@ def diff_artifacts(
     rtol: float = 0.0,
     assess_values: bool = True,
     progress: Callable[[int], None] | None = None,
+    live: LiveModel | None = None,
 ) -> DiffReport:
     """Compare two artifacts.
 
@@ -134,6 +136,8 @@ def diff_artifacts(
         rtol: relative tolerance; a pair element is the same when |a - b| <= atol + rtol * |b|.
         assess_values: give B's side of every compared model tensor a fresh-init verdict.
         progress: called with the number of values compared, pair by pair.
+        live: align through this live model: entries pair when `check` would restore the same
+            variable from them (each artifact with the loader its kind calls for).
 
     Returns:
         The report: one TensorDiff per aligned pair or unpaired entry, the per-layer view, counts.
@@ -141,7 +145,18 @@ def diff_artifacts(
     results: list[TensorDiff] = []
     layer_sums: OrderedDict[str, list[float]] = OrderedDict()
     alignment: dict[str, int] = {}
-    for pair in align_entries(a, b):
+    notes: tuple[str, ...] = ()
+    if live is None:
+        aligned = align_entries(a, b)
+    else:
+        from ckptdiff.check import run_loader
+
+        restore_a, restore_b = run_loader(a, live), run_loader(b, live)
+        aligned = align_through_model(a, b, restore_a, restore_b, live)
+        notes = (
+            f"aligned through --model {live.spec}: A as {restore_a.loader} restores it, B as {restore_b.loader} restores it",
+        )
+    for pair in aligned:
         ea, eb = pair.a, pair.b
         group = (ea or eb).group  # type: ignore[union-attr]
         base = dict(
@@ -200,4 +215,5 @@ def diff_artifacts(
         layers=layers,
         summary=summary,
         alignment=alignment,
+        notes=notes,
     )

@@ -12,17 +12,21 @@ Schemes, tried in order; each pairs only what is still unpaired and says how it 
    `vars/<i>` order; both orders are trainable-then-non-trainable.
 
 Entries are paired only when a name identifies exactly one entry on each side; what cannot be
-aligned is reported as only_in_a / only_in_b, never guessed.
+aligned is reported as only_in_a / only_in_b, never guessed. With a live model (`diff --model`),
+`align_through_model` pairs instead the entries each emulated restore would read for the same
+variable (`model`).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
-from ckptdiff.artifact import LayerRecord, TensorEntry, Artifact
+from ckptdiff.artifact import Artifact, LayerRecord, TensorEntry
+from ckptdiff.live.model import LiveModel
+from ckptdiff.match.interface import LoaderResult
 
 ALIGN_KEY = "key"
 ALIGN_OBJECT_PATH = "object-path"
@@ -150,3 +154,35 @@ def _best_depth_offset(left: list[TensorEntry], right: list[TensorEntry]) -> int
     if max(down_a, down_b) == 0:
         return 0
     return 1 if down_a >= down_b else -1
+
+
+def align_through_model(a: Artifact, b: Artifact, restore_a: LoaderResult, restore_b: LoaderResult, live: LiveModel) -> list[AlignedPair]:
+    """Pair the entries that the same live variable would be restored from, as `check` emulates each restore.
+
+    Args:
+        a, b: the two artifacts.
+        restore_a, restore_b: the loader emulations of restoring each into the live model.
+        live: the live model.
+
+    Returns:
+        One pair per variable both restores read an entry for (named by the variable's path), then
+        the remaining entries aligned as align_entries does.
+    """
+    entries_a = {e.key: e for e in a.entries if e.key not in STRUCTURE_KEYS}
+    entries_b = {e.key: e for e in b.entries if e.key not in STRUCTURE_KEYS}
+    key_b = {p.variable: p.key for p in restore_b.pairings if p.key is not None}
+    pairs: list[AlignedPair] = []
+    used_a: set[str] = set()
+    used_b: set[str] = set()
+    for p in restore_a.pairings:
+        other = key_b.get(p.variable)
+        if p.key is None or other is None or p.key in used_a or other in used_b:
+            continue
+        if p.key in entries_a and other in entries_b:
+            pairs.append(AlignedPair(entries_a[p.key], entries_b[other], ALIGN_MODEL, live.variables[p.variable].path))
+            used_a.add(p.key)
+            used_b.add(other)
+    # What no restore reads for a common variable (optimizer state, bookkeeping) is aligned as without a model.
+    rest_a = replace(a, entries=tuple(e for k, e in entries_a.items() if k not in used_a))
+    rest_b = replace(b, entries=tuple(e for k, e in entries_b.items() if k not in used_b))
+    return pairs + align_entries(rest_a, rest_b)

@@ -182,6 +182,7 @@ def render_diff_json(report: DiffReport, only: str = "all") -> str:
         "summary": dict(report.summary),
         "identical": report.identical,
         "alignment": dict(report.alignment),
+        "notes": list(report.notes),
         "layers": [
             {"layer": lc.layer, "tensors": lc.tensors, "rel_l2": _finite_or_none(lc.rel_l2), "status": lc.status}
             for lc in report.layers

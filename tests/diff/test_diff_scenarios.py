@@ -103,3 +103,31 @@ def test_identical_sharded_and_single_shard_checkpoints(run_cli):
     code, doc = _diff(run_cli, SAMPLES / "tf2", SAMPLES / "tf2_sharded")
     assert code == 0
     assert doc["summary"]["same"] == len(doc["tensors"]) > 20
+
+
+@pytest.mark.requires_tf
+def test_model_aligns_legacy_h5_and_archive_through_the_restores(run_cli):
+    """--model: pairs are the entries each emulated restore reads for the same variable."""
+    code, doc = _diff(
+        run_cli, SAMPLES / "keras3/model.keras", SAMPLES / "keras3/legacy.h5", "--model", "sample_checkpoints/models.py:build_keras3"
+    )
+    assert code == 0
+    model_pairs = {t["name"]: (t["key_a"], t["key_b"]) for t in doc["tensors"] if t["aligned_by"] == "model"}
+    assert len(model_pairs) == 10 and doc["alignment"]["model"] == 10
+    assert model_pairs["dense_1/kernel"] == ("layers/dense_1/vars/0", "model_weights/dense_1/mlp/dense_1/kernel")
+    assert model_pairs["batch_normalization/moving_variance"] == (
+        "layers/batch_normalization/vars/3",
+        "model_weights/batch_normalization/mlp/batch_normalization/moving_variance",
+    )
+    assert all(t["status"] == "same" for t in doc["tensors"] if t["aligned_by"] == "model")
+    assert doc["notes"] == [
+        "aligned through --model sample_checkpoints/models.py:build_keras3: A as keras3 restores it, B as h5-order restores it"
+    ]
+
+
+@pytest.mark.requires_tf
+def test_model_alignment_of_a_checkpoint_and_its_sharded_copy(run_cli):
+    code, doc = _diff(run_cli, SAMPLES / "tf2", SAMPLES / "tf2_sharded", "--model", "sample_checkpoints/models.py:build_keras3")
+    assert code == 0
+    assert doc["alignment"]["model"] == 10
+    assert doc["summary"]["same"] == len(doc["tensors"]) and doc["summary"]["only_in_a"] == doc["summary"]["only_in_b"] == 0
