@@ -57,6 +57,14 @@ def tf():
     return tensorflow
 
 
+def resolve_artifact(request: pytest.FixtureRequest, fixture: str, rel: str) -> Path:
+    """A file under the `samples` or `realworld` fixture; skips when it is absent."""
+    path = request.getfixturevalue(fixture) / rel
+    if not path.is_file():
+        pytest.skip(f"{path} is missing: regenerate the corpus with `make samples`")
+    return path
+
+
 def copy_sample(rel: str, dest: Path) -> Path:
     """Copy a sample file or folder into dest (to damage it there); skips when the sample is absent."""
     import shutil

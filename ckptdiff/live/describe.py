@@ -30,10 +30,7 @@ def _keras3_variable_class() -> type | None:
 
 
 def _is_variable(obj: Any, tf: Any) -> bool:
-    if isinstance(obj, tf.Variable):
-        return True
-    cls = _keras3_variable_class()
-    return cls is not None and isinstance(obj, cls)
+    return isinstance(obj, tf.Variable) or _is_keras_variable(obj)
 
 
 def model_kind(obj: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 from ckptdiff.artifact import TensorEntry
 from ckptdiff.stats.batched import batchable, batched_stats
@@ -17,6 +17,8 @@ from ckptdiff.stats.moments import TensorStats, _Accumulator, accumulate, is_num
 
 if TYPE_CHECKING:
     from ckptdiff.stats.fresh import InitVerdict
+
+T = TypeVar("T")
 
 SEGMENT_ELEMENTS = 1 << 24
 """16 Mi elements (64 MiB of float32) per task: coarse enough to keep scheduling overhead nil."""
@@ -52,13 +54,13 @@ def _tasks(entries: Sequence[TensorEntry]) -> list[tuple[int, Callable[[], _Accu
     return tasks
 
 
-def _batches(tasks: list[tuple[int, Callable[[], _Accumulator]]], sizes: list[int]) -> list[list[tuple[int, Callable[[], _Accumulator]]]]:
-    """Group small tasks so 100,000 tiny tensors cost a few hundred submissions, not 100,000."""
-    batches: list[list[tuple[int, Callable[[], _Accumulator]]]] = []
-    current: list[tuple[int, Callable[[], _Accumulator]]] = []
+def _batches(items: Sequence[T], sizes: Sequence[int]) -> list[list[T]]:
+    """Group small work items so 100,000 tiny tensors cost a few hundred pool submissions, not 100,000."""
+    batches: list[list[T]] = []
+    current: list[T] = []
     weight = 0
-    for task, size in zip(tasks, sizes):
-        current.append(task)
+    for item, size in zip(items, sizes):
+        current.append(item)
         weight += size + BATCH_OVERHEAD_ELEMENTS
         if weight >= BATCH_ELEMENTS:
             batches.append(current)
@@ -150,14 +152,7 @@ def assess_all(
         return [one(i) for i in range(len(entries))]
     # ThreadPoolExecutor.map ignores chunksize: batch the indices by hand (big tensors alone, small ones in groups).
     indices = sorted(range(len(entries)), key=lambda i: -entries[i].size)
-    batches: list[list[int]] = []
-    weight = BATCH_ELEMENTS
-    for i in indices:
-        if weight >= BATCH_ELEMENTS:
-            batches.append([])
-            weight = 0
-        batches[-1].append(i)
-        weight += min(entries[i].size, BATCH_ELEMENTS) + BATCH_OVERHEAD_ELEMENTS
+    batches = _batches(indices, [min(entries[i].size, BATCH_ELEMENTS) for i in indices])
     verdicts: list[InitVerdict | None] = [None] * len(entries)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ckptdiff-init") as pool:
         for batch, done in zip(batches, pool.map(lambda b: [one(i) for i in b], batches)):

@@ -16,6 +16,7 @@ from ckptdiff.artifact import FORMAT_KERAS_H5
 from ckptdiff.errors import CorruptArtifact, NotHdf5, UnknownArtifactKind, UnreadableArtifact
 from ckptdiff.readers import open_artifact
 from ckptdiff.readers.keras_h5 import qualify_weight_name, read_keras_h5
+from tests.conftest import resolve_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,17 +30,11 @@ LEGACY_FILES = [
 ]
 
 
-def _resolve(request: pytest.FixtureRequest, fixture: str, rel: str) -> Path:
-    path = request.getfixturevalue(fixture) / rel
-    if not path.is_file():
-        pytest.skip(f"{path} is missing: regenerate the corpus with `make samples`")
-    return path
-
 
 @pytest.fixture(params=LEGACY_FILES, ids=[rel for _, rel, _ in LEGACY_FILES])
 def legacy_file(request: pytest.FixtureRequest) -> tuple[Path, str]:
     fixture, rel, kind = request.param
-    return _resolve(request, fixture, rel), kind
+    return resolve_artifact(request, fixture, rel), kind
 
 
 # --- the independent oracle: h5py by hand -----------------------------------------------------------

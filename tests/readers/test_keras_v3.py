@@ -27,6 +27,7 @@ from ckptdiff.readers.keras_v3 import (
     read_keras_weights_h5,
     to_snake_case,
 )
+from tests.conftest import resolve_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,12 +51,6 @@ EXPECTED_CONTAINERS = {
 }
 
 
-def _resolve(request: pytest.FixtureRequest, fixture: str, rel: str) -> Path:
-    path = request.getfixturevalue(fixture) / rel
-    if not path.is_file():
-        pytest.skip(f"{path} is missing: regenerate the corpus with `make samples`")
-    return path
-
 
 @pytest.fixture
 def weights_h5(samples: Path) -> Path:
@@ -67,7 +62,7 @@ def weights_h5(samples: Path) -> Path:
 
 @pytest.fixture(params=ARCHIVES, ids=[rel for _, rel in ARCHIVES])
 def archive(request: pytest.FixtureRequest) -> Path:
-    return _resolve(request, *request.param)
+    return resolve_artifact(request, *request.param)
 
 
 # --- the independent oracle: h5py and zipfile by hand ------------------------------------------------
