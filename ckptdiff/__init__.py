@@ -12,13 +12,13 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "open_artifact": ("ckptdiff.readers", "open_artifact"),
+    "open_artifact": ("ckptdiff.formats", "open_artifact"),
     "inspect_artifact": ("ckptdiff.inspect", "inspect_artifact"),
     "check_restore": ("ckptdiff.check", "check_restore"),
     "diff_artifacts": ("ckptdiff.diff", "diff_artifacts"),
     "load_live_model": ("ckptdiff.live.spec", "load_live_model"),
     "scan_artifact": ("ckptdiff.scan.scanner", "scan_artifact"),
-    "verify_artifact": ("ckptdiff.verify", "verify_artifact"),
+    "verify_artifact": ("ckptdiff.formats", "verify_artifact"),
 }
 
 __all__ = ["__version__", *_EXPORTS]

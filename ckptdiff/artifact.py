@@ -3,30 +3,46 @@
 from __future__ import annotations
 
 import contextlib
+import enum
+import functools
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import numpy as np
 
-Group = Literal["model", "optimizer", "bookkeeping"]
-GROUPS: tuple[Group, ...] = ("model", "optimizer", "bookkeeping")
+if TYPE_CHECKING:
+    from ckptdiff.storage import Location
 
-FORMAT_TF_CHECKPOINT = "tf-checkpoint"
-FORMAT_TF1_CHECKPOINT = "tf1-checkpoint"
-FORMAT_TF_CHECKPOINT_V1 = "tf-checkpoint-v1"
-FORMAT_SAVED_MODEL = "saved-model"
-FORMAT_KERAS_H5 = "keras-h5"
-FORMAT_KERAS_WEIGHTS_H5 = "keras-weights-h5"
-FORMAT_KERAS_ARCHIVE = "keras-archive"
-FORMATS = (
-    FORMAT_TF_CHECKPOINT,
-    FORMAT_TF1_CHECKPOINT,
-    FORMAT_TF_CHECKPOINT_V1,
-    FORMAT_SAVED_MODEL,
-    FORMAT_KERAS_H5,
-    FORMAT_KERAS_WEIGHTS_H5,
-    FORMAT_KERAS_ARCHIVE,
-)
+class Group(enum.StrEnum):
+    """What a stored tensor is for."""
+
+    MODEL = "model"
+    OPTIMIZER = "optimizer"
+    BOOKKEEPING = "bookkeeping"
+
+
+GROUPS: tuple[Group, ...] = tuple(Group)
+
+
+class Format(enum.StrEnum):
+    """The artifact formats ckptdiff reads; `Artifact.format` is one of these."""
+
+    TF_CHECKPOINT = "tf-checkpoint"
+    TF1_CHECKPOINT = "tf1-checkpoint"
+    TF_CHECKPOINT_V1 = "tf-checkpoint-v1"
+    SAVED_MODEL = "saved-model"
+    KERAS_H5 = "keras-h5"
+    KERAS_WEIGHTS_H5 = "keras-weights-h5"
+    KERAS_ARCHIVE = "keras-archive"
+
+
+def element_count(shape: tuple[int, ...] | list[int]) -> int:
+    """The number of elements of a tensor of this shape (1 for a scalar)."""
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
 
 DEFAULT_CHUNK_ELEMENTS = 1 << 18
 """256 Ki elements (1 MiB of float32). Measured on this project's 2-core VM with the statistics pass:
@@ -68,10 +84,7 @@ class TensorEntry:
     @property
     def size(self) -> int:
         """Number of elements."""
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return element_count(self.shape)
 
     @property
     def model_path(self) -> str:
@@ -167,12 +180,13 @@ class Artifact:
 
     path: str
     """The path as the user gave it."""
-    format: str
-    """One of FORMATS."""
+    format: Format
     entries: tuple[TensorEntry, ...]
     """Every stored tensor, in storage order."""
     resolved: str = ""
     """The file or prefix actually read (for example the latest checkpoint named by a state file)."""
+    location: Location | None = field(default=None, repr=False, compare=False)
+    """Where `resolved` lives, for the format's own later reads (verification)."""
     object_graph: ObjectGraph | None = None
     layers: tuple[LayerRecord, ...] | None = None
     config: dict[str, Any] | None = field(default=None, repr=False, compare=False)
@@ -183,18 +197,20 @@ class Artifact:
     """What the reader decided on the user's behalf, in one sentence each."""
     resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False, compare=False)
 
+    @functools.cached_property
+    def by_key(self) -> dict[str, TensorEntry]:
+        """Every entry under its storage key (built once)."""
+        return {e.key: e for e in self.entries}
+
     def entry(self, key: str) -> TensorEntry:
         """Return the entry stored under key (KeyError when absent)."""
-        for e in self.entries:
-            if e.key == key:
-                return e
-        raise KeyError(key)
+        return self.by_key[key]
 
     def close(self) -> None:
         """Release open files and maps."""
         self.resources.close()
 
-    def __enter__(self) -> "Artifact":
+    def __enter__(self) -> Artifact:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,13 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import Callable
 
-from ckptdiff.artifact import (
-    FORMAT_KERAS_ARCHIVE,
-    FORMAT_KERAS_H5,
-    FORMAT_KERAS_WEIGHTS_H5,
-    Artifact,
-    TensorEntry,
-)
+from ckptdiff.artifact import Artifact, Format, TensorEntry
 from ckptdiff.errors import CkptdiffError
 from ckptdiff.inspect import describe_artifact
 from ckptdiff.live.model import LiveModel
@@ -65,13 +59,9 @@ _MATCHERS: dict[str, Callable[[Artifact, LiveModel], LoaderResult]] = {
 
 def choose_loader(artifact: Artifact) -> str:
     """The loader a user would really call for this artifact kind."""
-    if artifact.format == FORMAT_KERAS_H5:
-        return LOADER_H5_ORDER
-    if artifact.format in (FORMAT_KERAS_WEIGHTS_H5, FORMAT_KERAS_ARCHIVE):
-        return LOADER_KERAS3
-    if artifact.object_graph is not None:
-        return LOADER_OBJECT_GRAPH
-    return LOADER_BY_NAME
+    from ckptdiff.formats import kind_of
+
+    return kind_of(artifact).loader(artifact)
 
 
 def run_loader(artifact: Artifact, live: LiveModel, loader: str = LOADER_AUTO) -> LoaderResult:

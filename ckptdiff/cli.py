@@ -120,8 +120,8 @@ def inspect(
         ckptdiff inspect sample_checkpoints/tf2 --verify --no-stats
     """
     from ckptdiff.inspect import inspect_artifact
-    from ckptdiff.readers import open_artifact
-    from ckptdiff.verify import verify_artifact
+    from ckptdiff.formats import open_artifact
+    from ckptdiff.formats import verify_artifact
 
     with open_artifact(artifact) as art:
         bar = _progress_bar(art, "inspect", quiet, output_format)
@@ -190,8 +190,8 @@ def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_
     """
     from ckptdiff.check import check_restore
     from ckptdiff.live.spec import load_live_model
-    from ckptdiff.readers import open_artifact
-    from ckptdiff.verify import verify_artifact
+    from ckptdiff.formats import open_artifact
+    from ckptdiff.formats import verify_artifact
 
     with open_artifact(artifact) as art:
         integrity = [verify_artifact(art)] if verify else []
@@ -257,8 +257,8 @@ def diff(
         ckptdiff diff sample_checkpoints/tf2/ckpt-1 sample_checkpoints/tf2/ckpt-2 --only changed
     """
     from ckptdiff.diff import diff_artifacts
-    from ckptdiff.readers import open_artifact
-    from ckptdiff.verify import verify_artifact
+    from ckptdiff.formats import open_artifact
+    from ckptdiff.formats import verify_artifact
 
     if atol < 0 or rtol < 0:
         raise click.BadParameter("tolerances must be >= 0")

@@ -68,3 +68,11 @@ class BadModelSpec(CkptdiffError):
 
 class UnsafeArtifact(CkptdiffError):
     """Rebuilding or reading the artifact would require executing code from it."""
+
+
+def one_line(message: str | BaseException) -> str:
+    """A message (or an exception's, else its type name) on one line, as every error and row detail is shown."""
+    text = " ".join(str(message).split())
+    if not text and isinstance(message, BaseException):
+        return type(message).__name__
+    return text

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from ckptdiff.errors import BadModelSpec, UnsafeArtifact
 from ckptdiff.live.describe import describe_live_model
 from ckptdiff.live.model import LiveModel
-from ckptdiff.scan.keras_config import find_code_in_config
+from ckptdiff.formats.keras_config import find_code_in_config
 from ckptdiff.tf_import import import_tensorflow, native_stderr_silenced
 
 
@@ -162,7 +162,7 @@ def _archive_config(path: Path) -> tuple[dict, str]:
 
 def _h5_config(path: Path) -> tuple[dict, str]:
     from ckptdiff.errors import UnreadableArtifact
-    from ckptdiff.readers.keras_h5 import open_hdf5_readonly
+    from ckptdiff.formats.keras_h5 import open_hdf5_readonly
 
     try:
         # The reader's opener refuses damaged heaps first (HDF5 1.14 can loop forever on one).

@@ -7,8 +7,8 @@ from typing import Any, Sequence
 
 from tabulate import tabulate
 
-from ckptdiff.scan.interface import FAILING_SEVERITIES, SEVERITIES, ScanReport
-from ckptdiff.verify import IntegrityReport
+from ckptdiff.scan.interface import FAILING_SEVERITIES, SEVERITIES, ScanReport, Severity
+from ckptdiff.integrity import IntegrityReport
 
 SCAN_SCHEMA = "ckptdiff.scan/1"
 INTEGRITY_KEY = "integrity"
@@ -28,7 +28,7 @@ def render_scan_table(report: ScanReport) -> str:
     lines.append("")
     counts = ", ".join(f"{s} {report.counts.get(s, 0)}" for s in SEVERITIES)
     verdict = "CLEAN" if report.clean else "FINDINGS"
-    info = " (info findings do not count)" if report.counts.get("info") else ""
+    info = " (info findings do not count)" if report.counts.get(Severity.INFO) else ""
     lines.append(f"summary: {counts} -> {verdict}{info}")
     return "\n".join(lines) + "\n"
 

@@ -18,7 +18,7 @@ KERNEL = "optimizer/_trainable_variables/4/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 def _flip_inside(prefix: str, key: str, delta: int = 100) -> Path:
-    from ckptdiff.readers import open_artifact
+    from ckptdiff.formats import open_artifact
 
     with open_artifact(prefix) as art:
         entry = art.entry(key)
@@ -50,8 +50,8 @@ def test_one_flipped_byte_is_found_and_named(run_cli, tmp_path):
 @pytest.mark.requires_tf
 def test_tensorflow_reader_agrees_on_the_flipped_tensor(tf, tmp_path):
     """Oracle: TensorFlow's own reader refuses exactly the tensor --verify names, and reads the others."""
-    from ckptdiff.readers import open_artifact
-    from ckptdiff.verify import verify_artifact
+    from ckptdiff.formats import open_artifact
+    from ckptdiff.formats import verify_artifact
 
     folder = copy_sample("tf2", tmp_path)
     _flip_inside(str(folder / "ckpt-2"), KERNEL)
@@ -70,16 +70,18 @@ def test_tensorflow_reader_agrees_on_the_flipped_tensor(tf, tmp_path):
 
 @pytest.mark.parametrize("rel", ["tf2_sharded/ckpt", "tf1/model.ckpt", "saved_model", "tf_weights/ckpt"])
 def test_flip_in_every_bundle_kind(run_cli, tmp_path, rel):
-    from ckptdiff.readers.tf_bundle import shard_path
-    from ckptdiff.verify import _read_index
+    from ckptdiff.formats.tf_bundle import shard_path
+    from ckptdiff.formats.tf_bundle import read_bundle_index
+    from ckptdiff.storage import locate
 
     top = rel.split("/")[0]
     copy_sample("keras2/tf_weights" if top == "tf_weights" else top, tmp_path)
     target = tmp_path / rel
     prefix = target / "variables" / "variables" if rel == "saved_model" else target
-    num_shards, stored = _read_index(prefix, str(target))
+    index = read_bundle_index(locate(prefix), str(target))
+    num_shards, stored = index.num_shards, index.stored
     victim = next(e for e in stored if e.size >= 8 and e.dtype_enum == 1 and e.shard_id == num_shards - 1)
-    shard = shard_path(prefix, victim.shard_id, num_shards)
+    shard = Path(shard_path(locate(prefix), victim.shard_id, num_shards))
     data = bytearray(shard.read_bytes())
     data[victim.offset + 3] ^= 0x01
     shard.write_bytes(bytes(data))
@@ -227,7 +229,7 @@ def test_member_read_by_zipfile_with_a_bad_header_is_exit_2(run_cli, tmp_path):
 
 
 def test_object_graph_pointing_outside_the_node_list_is_corruption(run_cli, tmp_path):
-    from ckptdiff.readers.object_graph import read_object_graph
+    from ckptdiff.formats.object_graph import read_object_graph
     from ckptdiff.errors import CorruptArtifact
     from tests.fuzz.bundle_writer import field_bytes, field_varint
 

@@ -153,19 +153,21 @@ def test_damaged_slice_is_refused_before_tensorflow_reads_it(tmp_path):
     """TensorFlow's reader aborts the process on a bad checksum in a sliced tensor (found by this suite)."""
     import shutil
 
-    from ckptdiff.readers import open_artifact
-    from ckptdiff.readers.tf_bundle import shard_path
-    from ckptdiff.verify import _read_index
+    from ckptdiff.formats import open_artifact
+    from ckptdiff.formats.tf_bundle import shard_path
+    from ckptdiff.formats.tf_bundle import read_bundle_index
+    from ckptdiff.storage import locate
 
     folder = tmp_path / "tf2_sharded"
     shutil.copytree(SAMPLES / "tf2_sharded", folder)
     with open_artifact(folder / "ckpt") as art:
         listed = {e.key for e in art.entries}
-    num_shards, stored = _read_index(folder / "ckpt", "ckpt")
+    index = read_bundle_index(locate(folder / "ckpt"), "ckpt")
+    num_shards, stored = index.num_shards, index.stored
     parts = [e for e in stored if e.key not in listed]  # slices of partitioned tensors: TF lists only the whole
     if not parts:
         pytest.skip("this TensorFlow wrote no sliced tensor")
-    shard = shard_path(folder / "ckpt", parts[0].shard_id, num_shards)
+    shard = Path(shard_path(locate(folder / "ckpt"), parts[0].shard_id, num_shards))
     data = bytearray(shard.read_bytes())
     data[parts[0].offset + 5] ^= 0x04
     shard.write_bytes(bytes(data))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import zipfile
 
-from ckptdiff.scan.keras_config import find_code_in_config
-from ckptdiff.scan.zip_members import check_zip_members
+from ckptdiff.formats.keras_config import find_code_in_config
+from ckptdiff.formats.keras_archive import check_zip_members
 
 
 def _kinds(config) -> list[tuple[str, str, str]]:

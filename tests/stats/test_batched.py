@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ckptdiff.artifact import TensorEntry
-from ckptdiff.readers.sources import ArraySource
+from ckptdiff.formats.sources import ArraySource
 from ckptdiff.stats.batched import batchable, batched_stats
 from ckptdiff.stats.moments import compute_stats
 from ckptdiff.stats.parallel import compute_all_stats

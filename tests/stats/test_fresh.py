@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ckptdiff.artifact import TensorEntry
-from ckptdiff.readers.sources import ArraySource, H5DatasetSource, MemmapSource
+from ckptdiff.formats.sources import ArraySource, H5DatasetSource, MemmapSource
 from ckptdiff.stats.fresh import (
     MATCH_NONFINITE,
     VERDICT_FRESH,

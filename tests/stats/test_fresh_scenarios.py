@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ckptdiff.readers import open_artifact
+from ckptdiff.formats import open_artifact
 from ckptdiff.stats.fresh import MIN_VALUES, assess_init
 from ckptdiff.stats.moments import compute_stats
 from tests.conftest import SAMPLES

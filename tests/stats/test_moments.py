@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ckptdiff.readers.sources import ArraySource
+from ckptdiff.formats.sources import ArraySource
 from ckptdiff.stats.moments import compute_stats, is_numeric_dtype
 
 

@@ -36,20 +36,34 @@ Conventions of the returned Artifact:
 
 from __future__ import annotations
 
+import os
+
 import contextlib
 import json
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import h5py
-import numpy as np
 
-from ckptdiff.artifact import FORMAT_KERAS_H5, Artifact, Group, LayerRecord, TensorEntry
-from ckptdiff.errors import CkptdiffError, CorruptArtifact, NotHdf5, UnknownArtifactKind
-from ckptdiff.readers.groups import classify_key
-from ckptdiff.readers.h5_safety import check_dataset_fits, check_global_heaps
-from ckptdiff.readers.sources import H5DatasetSource
+from ckptdiff.artifact import Artifact, Format, Group, LayerRecord, TensorEntry
+from ckptdiff.errors import CkptdiffError, CorruptArtifact, NotHdf5, UnknownArtifactKind, UnreadableArtifact
+from ckptdiff.formats.groups import classify_key
+from ckptdiff.formats.interface import ArtifactKind, Detection
+from ckptdiff.formats.hdf5 import (
+    H5_ERRORS,
+    all_datasets,
+    decode_text,
+    make_h5_entry,
+    one_line,
+    open_hdf5_readonly,
+    read_name_list,
+    resolve_dataset,
+    is_hdf5,
+    summarize,
+)
+from ckptdiff.integrity import IntegrityReport, VerifyMethod, read_every_entry
+from ckptdiff.scan.interface import Finding, ScanResult
+from ckptdiff.storage import Location, as_location
 
 LAYER_NAMES_ATTR = "layer_names"
 WEIGHT_NAMES_ATTR = "weight_names"
@@ -61,15 +75,9 @@ MODEL_CONFIG_ATTR = "model_config"
 TRAINING_CONFIG_ATTR = "training_config"
 KIND_FULL_MODEL = "full-model"
 KIND_WEIGHTS_ONLY = "weights-only"
-DTYPE_ATTR = "dtype"
-"""Keras 3 stores bfloat16 as 2-byte opaque data and names the real dtype in this dataset attribute."""
-MAX_LISTED_IN_NOTE = 5
-
-# h5py raises these for damaged files (bad B-tree nodes, truncated heaps, dangling links).
-H5_ERRORS: tuple[type[BaseException], ...] = (OSError, KeyError, RuntimeError, ValueError)
 
 
-def read_keras_h5(path: Path, display: str) -> Artifact:
+def read_keras_h5(path: Location | str | os.PathLike[str], display: str) -> Artifact:
     """Read a legacy Keras HDF5 file (full model or weights only) without loading it into Keras.
 
     Args:
@@ -84,192 +92,19 @@ def read_keras_h5(path: Path, display: str) -> Artifact:
         CorruptArtifact: h5py cannot read the file, or an attribute has the wrong type.
         UnknownArtifactKind: the file is HDF5 but has no Keras weights layout.
     """
+    path = as_location(path)
     h5 = open_hdf5_readonly(path, display)
     resources = contextlib.ExitStack()
     resources.callback(h5.close)
     try:
-        return _read_legacy_layout(h5, display, str(path), resources)
+        artifact = _read_legacy_layout(h5, display, path.display, resources)
+        return replace(artifact, location=path)
     except CkptdiffError:
         resources.close()
         raise
     except H5_ERRORS as exc:
         resources.close()
         raise CorruptArtifact(f"{display}: damaged HDF5 file ({one_line(exc)})") from None
-
-
-# --- shared with keras_v3 ----------------------------------------------------------------------
-
-
-def open_hdf5_readonly(path: Path | Any, display: str, *, member: str | None = None) -> h5py.File:
-    """Open an HDF5 file (or a binary file-like object) read-only, mapping h5py errors to ours.
-
-    Args:
-        path: a path, or a seekable binary file-like object.
-        display: the user-facing name, for messages.
-        member: the archive member being opened, when it is one (`model.weights.h5`).
-
-    Raises:
-        NotHdf5: the bytes are not HDF5.
-        CorruptArtifact: they are HDF5 but h5py cannot open them.
-    """
-    try:
-        check_global_heaps(path, display)
-        return h5py.File(path, "r")
-    except H5_ERRORS as exc:
-        subject = f"member {member} is " if member else ""
-        if not _has_hdf5_signature(path):
-            raise NotHdf5(f"{display}: {subject}not an HDF5 file ({one_line(exc)})") from None
-        damaged = "a damaged HDF5 file" if member else "damaged HDF5 file"
-        raise CorruptArtifact(f"{display}: {subject}{damaged} ({one_line(exc)})") from None
-
-
-def _has_hdf5_signature(path: Path | Any) -> bool:
-    try:
-        if isinstance(path, (str, Path)):
-            return h5py.is_hdf5(path)
-        path.seek(0)
-        return path.read(8) == b"\x89HDF\r\n\x1a\n"
-    except (OSError, ValueError):
-        return False
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (h5py messages can span several)."""
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
-def decode_text(value: Any, what: str, display: str) -> str:
-    """Decode a string attribute written as str, bytes or numpy bytes; anything else is corruption."""
-    if isinstance(value, np.ndarray) and value.shape == ():
-        value = value[()]
-    if isinstance(value, (bytes, np.bytes_)):
-        try:
-            return bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            raise CorruptArtifact(f"{display}: {what} is not UTF-8 text") from None
-    if isinstance(value, str):
-        return str(value)
-    raise CorruptArtifact(f"{display}: {what} is {type(value).__name__}, expected a string")
-
-
-def read_name_list(group: h5py.Group, name: str, display: str) -> list[str] | None:
-    """Read a Keras name-list attribute, joining the `name0`, `name1`, ... chunks of long lists.
-
-    Returns:
-        The names, or None when the attribute is absent.
-    """
-    attrs = group.attrs
-    if name in attrs:
-        chunks = [attrs[name]]
-    else:
-        chunks = []
-        while f"{name}{len(chunks)}" in attrs:
-            chunks.append(attrs[f"{name}{len(chunks)}"])
-        if not chunks:
-            return None
-    where = f"attribute {name} of {group.name}"
-    names: list[str] = []
-    for chunk in chunks:
-        if not isinstance(chunk, np.ndarray) or chunk.ndim != 1:
-            raise CorruptArtifact(
-                f"{display}: {where} is {type(chunk).__name__}, expected an array of names"
-            )
-        if chunk.size == 0:
-            continue  # Keras writes an empty list as an empty float64 array.
-        names.extend(decode_text(item, where, display) for item in chunk)
-    return names
-
-
-def dtype_name(dataset: h5py.Dataset) -> str:
-    """numpy-style dtype name of a dataset; `bfloat16` for Keras 3's tagged opaque data."""
-    dt = dataset.dtype
-    tagged = dataset.attrs.get(DTYPE_ATTR) if dt.kind == "V" else None
-    if isinstance(tagged, (bytes, np.bytes_)):
-        tagged = bytes(tagged).decode("utf-8", "replace")
-    if tagged == "bfloat16" and dt.itemsize == 2:
-        return "bfloat16"
-    if dt.kind in "SUO":
-        return "string"
-    return dt.name
-
-
-def dataset_source(dataset: h5py.Dataset) -> H5DatasetSource:
-    """An H5DatasetSource, viewing Keras 3's opaque bfloat16 bytes as bfloat16 when ml_dtypes exists."""
-    if dtype_name(dataset) == "bfloat16":
-        try:
-            import ml_dtypes  # a numpy dtype package; it does not import TensorFlow
-
-            return H5DatasetSource(dataset, view_dtype=np.dtype(ml_dtypes.bfloat16))
-        except ImportError:
-            return H5DatasetSource(dataset, view_dtype=np.dtype(np.uint16))
-    return H5DatasetSource(dataset)
-
-
-def make_h5_entry(dataset: h5py.Dataset, group: Group, paths: tuple[str, ...] = (), display: str | None = None) -> TensorEntry:
-    """A TensorEntry for one dataset, keyed by its full HDF5 path without the leading slash.
-
-    Raises:
-        CorruptArtifact: the dataset's declared shape and dtype do not fit the file (check_dataset_fits).
-    """
-    check_dataset_fits(dataset, display or str(dataset.file.filename))
-    shape = dataset.shape if dataset.shape is not None else ()
-    try:
-        nbytes: int | None = int(dataset.id.get_storage_size())
-    except H5_ERRORS:
-        nbytes = None
-    return TensorEntry(
-        key=dataset.name.lstrip("/"),
-        shape=tuple(int(d) for d in shape),
-        dtype=dtype_name(dataset),
-        group=group,
-        source=dataset_source(dataset),
-        paths=paths,
-        nbytes=nbytes,
-    )
-
-
-def resolve_dataset(group: h5py.Group, relpath: str) -> h5py.Dataset | str:
-    """Follow relpath below group through hard and soft links only.
-
-    Returns:
-        The dataset, or a short reason why there is none (missing, a group, an external link).
-        External links are never followed: they would make the reader open another file.
-    """
-    node: Any = group
-    parts = [p for p in relpath.split("/") if p not in ("", ".")]
-    if not parts:
-        return "empty weight name"
-    for part in parts:
-        if not isinstance(node, h5py.Group) or part not in node:
-            return "missing"
-        link = node.get(part, getlink=True)
-        if isinstance(link, h5py.ExternalLink):
-            return f"external link to {link.filename}:{link.path}, not followed"
-        if not isinstance(link, (h5py.HardLink, h5py.SoftLink)):
-            return "user-defined link, not followed"
-        node = node[part]
-    if not isinstance(node, h5py.Dataset):
-        return "a group, not a dataset"
-    return node
-
-
-def summarize(items: list[str]) -> str:
-    """`a, b, c` or `a, b, c, ... (12 in all)` for notes."""
-    shown = ", ".join(items[:MAX_LISTED_IN_NOTE])
-    return shown if len(items) <= MAX_LISTED_IN_NOTE else f"{shown}, ... ({len(items)} in all)"
-
-
-def all_datasets(h5: h5py.File) -> list[h5py.Dataset]:
-    """Every dataset reachable by hard links, in h5py's visit order."""
-    found: list[h5py.Dataset] = []
-
-    def visit(_name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset):
-            found.append(obj)
-
-    h5.visititems(visit)
-    return found
 
 
 # --- the legacy layout ---------------------------------------------------------------------------
@@ -339,7 +174,7 @@ def _read_legacy_layout(
         metadata["optimizer_class"] = optimizer_class
     return Artifact(
         path=display,
-        format=FORMAT_KERAS_H5,
+        format=Format.KERAS_H5,
         entries=tuple(collector.entries.values()),
         resolved=resolved,
         layers=tuple(layers),
@@ -474,3 +309,85 @@ def _optimizer_class(training_config: Any) -> str | None:
     if isinstance(optimizer, dict) and isinstance(optimizer.get("class_name"), str):
         return optimizer["class_name"]
     return None
+
+
+# --- integrity and scanning (shared with the Keras 3 `.weights.h5` kind) ---------------------------
+
+CONFIG_ATTRS = (MODEL_CONFIG_ATTR, TRAINING_CONFIG_ATTR)
+H5_READ_ERRORS: tuple[type[BaseException], ...] = (*H5_ERRORS, TypeError)
+
+
+def verify_h5_datasets(artifact: Artifact) -> IntegrityReport:
+    """HDF5 stores no checksum for Keras datasets: every dataset is read in full (h5py raises on
+    unreadable chunks, failed filters, truncated storage)."""
+    checked, problems = read_every_entry(artifact, H5_READ_ERRORS)
+    return IntegrityReport(
+        artifact.path, VerifyMethod.HDF5_READ, checked, tuple(problems),
+        ("HDF5 stores no checksum for Keras datasets: every dataset was read in full",),
+    )
+
+
+def scan_h5_configs(location: Location, display: str) -> tuple[list[Finding], list[str]]:
+    """Findings in the `model_config` and `training_config` root attributes (whatever the layout).
+
+    Returns:
+        (findings, the attributes scanned); both empty when the file holds no config.
+    """
+    from ckptdiff.formats.keras_config import config_findings
+
+    h5 = open_hdf5_readonly(location, display)
+    findings: list[Finding] = []
+    scanned: list[str] = []
+    try:
+        with h5:
+            for attr in (a for a in CONFIG_ATTRS if a in h5.attrs):
+                text = decode_text(h5.attrs[attr], f"root attribute {attr}", display)
+                try:
+                    config = json.loads(text)
+                except (json.JSONDecodeError, RecursionError) as exc:
+                    raise CorruptArtifact(f"{display}: root attribute {attr} is not valid JSON ({one_line(exc)})") from None
+                findings += config_findings(config, attr)
+                scanned.append(f"root attribute {attr}")
+    except H5_ERRORS as exc:
+        raise CorruptArtifact(f"{display}: damaged HDF5 file ({one_line(exc)})") from None
+    return findings, scanned
+
+
+class KerasH5Kind(ArtifactKind):
+    """Legacy Keras HDF5 files: full models and weights only, from Keras 1, Keras 2, tf_keras and Keras 3."""
+
+    name = "keras-h5"
+    formats = (Format.KERAS_H5,)
+    suffixes = (".h5", ".hdf5")
+
+    def detect(self, location: Location) -> Detection | None:
+        if location.is_file() and is_hdf5(location):
+            return Detection(self, location)
+        return None
+
+    def refuse(self, location: Location) -> UnreadableArtifact | None:
+        """A file named like HDF5 whose bytes are not."""
+        if location.is_file() and location.name.endswith(self.suffixes):
+            return NotHdf5(f"{location.display}: not HDF5 (first bytes {location.read_range(0, 8)!r})")
+        return None
+
+    def open(self, location: Location, display: str) -> Artifact:
+        return read_keras_h5(location, display)
+
+    def loader(self, artifact: Artifact) -> str:
+        return "h5-order"
+
+    def verify(self, artifact: Artifact) -> IntegrityReport:
+        return verify_h5_datasets(artifact)
+
+    def scan(self, location: Location, display: str) -> ScanResult:
+        findings, scanned = scan_h5_configs(location, display)
+        if scanned:
+            return ScanResult(Format.KERAS_H5, tuple(findings), tuple(scanned))
+        # No architecture: make sure it is a weights file ckptdiff knows, which holds nothing that runs.
+        with self.open(location, display) as artifact:
+            fmt = artifact.format
+        return ScanResult(fmt, (), ("HDF5 root attributes: no model_config (weights only)",))
+
+
+KIND = KerasH5Kind()

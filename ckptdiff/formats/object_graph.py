@@ -15,7 +15,7 @@ from ckptdiff.artifact import (
     TensorEntry,
 )
 from ckptdiff.errors import CorruptArtifact
-from ckptdiff.readers import protowire as pw
+from ckptdiff.formats import protowire as pw
 
 # tensorflow/core/protobuf/trackable_object_graph.proto
 GRAPH_NODES = 1

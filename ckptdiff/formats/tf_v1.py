@@ -7,16 +7,22 @@ without a fixed-size numpy equivalent. This is the only reader that imports Tens
 
 from __future__ import annotations
 
+import os
+
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ckptdiff.artifact import FORMAT_TF_CHECKPOINT_V1, Artifact, TensorEntry
+from ckptdiff.artifact import Artifact, Format, TensorEntry
 from ckptdiff.errors import UnreadableArtifact
-from ckptdiff.readers.groups import classify_key
-from ckptdiff.readers.sources import LazySource
+from ckptdiff.formats.checkpoint_paths import V1_SHARD_GLOB, resolve_checkpoint
+from ckptdiff.formats.groups import classify_key
+from ckptdiff.formats.interface import ArtifactKind, Detection
+from ckptdiff.formats.leveldb_table import has_table_magic
+from ckptdiff.formats.sources import LazySource
+from ckptdiff.integrity import IntegrityReport, VerifyMethod, read_every_entry
+from ckptdiff.storage import Location, as_location
 from ckptdiff.tf_import import import_tensorflow
 
 
@@ -53,13 +59,15 @@ def tf_tensor_source(prefix: str, key: str) -> LazySource:
     return LazySource(load)
 
 
-def _v1_pattern(path: Path) -> str:
+def _v1_pattern(path: Location) -> str:
+    # TensorFlow reads V1 files itself: it needs a local path (the one reader that is not native).
+    local = str(path.local_path or path.display)
     if path.is_file():
-        return str(path)
-    return str(path) + "-?????-of-?????"
+        return local
+    return local + V1_SHARD_GLOB
 
 
-def read_v1_checkpoint(path: Path, display: str) -> Artifact:
+def read_v1_checkpoint(path: Location | str | os.PathLike[str], display: str) -> Artifact:
     """Read a V1 checkpoint (the pre-2017 single-table format) through TensorFlow.
 
     Args:
@@ -72,6 +80,7 @@ def read_v1_checkpoint(path: Path, display: str) -> Artifact:
     Raises:
         UnreadableArtifact: TensorFlow cannot parse the file.
     """
+    path = as_location(path)
     pattern = _v1_pattern(path)
     reader = _checkpoint_reader(pattern)
     shapes = reader.get_variable_to_shape_map()
@@ -91,8 +100,41 @@ def read_v1_checkpoint(path: Path, display: str) -> Artifact:
         )
     return Artifact(
         path=display,
-        format=FORMAT_TF_CHECKPOINT_V1,
+        format=Format.TF_CHECKPOINT_V1,
         entries=tuple(entries),
         resolved=pattern,
+        location=path,
         notes=("V1 checkpoint: read through TensorFlow's reader",),
     )
+
+
+class TfV1Kind(ArtifactKind):
+    """V1 checkpoints: one table file of tensors (`model.ckpt`) or `name-NNNNN-of-NNNNN` shards."""
+
+    name = "tf-v1"
+    scanner_name = "checkpoint"
+    formats = (Format.TF_CHECKPOINT_V1,)
+
+    def detect(self, location: Location) -> Detection | None:
+        if location.is_file() and not location.name.endswith(".index") and has_table_magic(location):
+            return Detection(self, location)
+        target = resolve_checkpoint(location)
+        if target is None or target.v2:
+            return None
+        return Detection(self, target.location, (target.note,) if target.note else ())
+
+    def open(self, location: Location, display: str) -> Artifact:
+        return read_v1_checkpoint(location, display)
+
+    def loader(self, artifact: Artifact) -> str:
+        return "by-name"
+
+    def verify(self, artifact: Artifact) -> IntegrityReport:
+        checked, problems = read_every_entry(artifact, (Exception,))
+        return IntegrityReport(
+            artifact.path, VerifyMethod.TF_READ, checked, tuple(problems),
+            ("V1 checkpoints store no per-tensor checksum: every tensor was read through TensorFlow",),
+        )
+
+
+KIND = TfV1Kind()

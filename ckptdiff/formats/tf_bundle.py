@@ -2,50 +2,32 @@
 
 from __future__ import annotations
 
+import os
+
 import contextlib
 import mmap
-import os
 import struct
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import crc32c
 import numpy as np
 
-from ckptdiff.artifact import (
-    FORMAT_TF1_CHECKPOINT,
-    FORMAT_TF_CHECKPOINT,
-    DEFAULT_CHUNK_ELEMENTS,
-    Artifact,
-    ObjectGraph,
-    TensorEntry,
-    TensorSource,
-)
+from ckptdiff.artifact import Artifact, DEFAULT_CHUNK_ELEMENTS, Format, ObjectGraph, TensorEntry, TensorSource
 from ckptdiff.errors import (
     ArtifactNotFound,
     CorruptArtifact,
     MissingShard,
-    NotATable,
     TruncatedShard,
     UnreadableArtifact,
 )
-from ckptdiff.readers import protowire as pw
-from ckptdiff.readers.groups import OBJECT_GRAPH_KEY, classify_key
-from ckptdiff.readers.sources import ArraySource, LazySource, MemmapSource
-
-# --- the LevelDB-style table (tensorflow/core/lib/io/table*.cc, format.cc) -------------------------
-
-TABLE_MAGIC = 0xDB4775248B80FB57
-FOOTER_SIZE = 48
-"""Two block handles padded to 40 bytes, then the 8-byte magic."""
-BLOCK_TRAILER_SIZE = 5
-"""One compression-type byte and a masked CRC32C of the block plus that byte."""
-COMPRESSION_NONE = 0
-COMPRESSION_SNAPPY = 1
-CRC_MASK_DELTA = 0xA282EAD8
-SNAPPY_MAX_EXPANSION = 22
-"""A 3-byte snappy copy yields at most 64 bytes: a longer claimed output is corruption."""
+from ckptdiff.formats import protowire as pw
+from ckptdiff.formats.groups import OBJECT_GRAPH_KEY, classify_key
+from ckptdiff.formats.interface import ArtifactKind, Detection
+from ckptdiff.formats.leveldb_table import mask_crc32c, read_table
+from ckptdiff.formats.sources import ArraySource, LazySource, MemmapSource
+from ckptdiff.integrity import IntegrityProblem, IntegrityReport, ProblemKind, VerifyMethod
+from ckptdiff.storage import Location, as_location
 
 # --- the bundle protos (tensorflow/core/protobuf/tensor_bundle.proto) ------------------------------
 
@@ -126,164 +108,6 @@ if 14 not in NUMPY_DTYPES:
     TF_ONLY_DTYPES[14] = "bfloat16"
 
 UNSUPPORTED_DTYPES: dict[int, str] = {0: "invalid", DT_RESOURCE: "resource", DT_VARIANT: "variant"}
-
-
-def _mask_crc(crc: int) -> int:
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + CRC_MASK_DELTA) & 0xFFFFFFFF
-
-
-@dataclass(frozen=True)
-class _BlockHandle:
-    offset: int
-    size: int
-
-
-def _read_handle(data: memoryview, pos: int, end: int, what: str) -> tuple[_BlockHandle, int]:
-    try:
-        offset, pos = pw.read_varint(data, pos, what, end)
-        size, pos = pw.read_varint(data, pos, what, end)
-    except CorruptArtifact as exc:
-        raise NotATable(str(exc)) from None
-    return _BlockHandle(offset, size), pos
-
-
-def _read_block(data: memoryview, handle: _BlockHandle, limit: int, what: str) -> memoryview:
-    """Return a block's contents after checking that it lies inside the table and that its CRC holds."""
-    if handle.offset + handle.size + BLOCK_TRAILER_SIZE > limit:
-        raise NotATable(
-            f"{what}: block at {handle.offset} of {handle.size} bytes runs past the table's "
-            f"{limit} bytes of blocks"
-        )
-    contents = data[handle.offset : handle.offset + handle.size]
-    kind = data[handle.offset + handle.size]
-    (stored,) = struct.unpack_from("<I", data, handle.offset + handle.size + 1)
-    actual = _mask_crc(crc32c.crc32c(bytes((kind,)), crc32c.crc32c(contents)))
-    if stored != actual:
-        raise CorruptArtifact(
-            f"{what}: block at {handle.offset} fails its CRC32C (stored {stored:#010x}, "
-            f"computed {actual:#010x})"
-        )
-    if kind == COMPRESSION_SNAPPY:
-        return memoryview(decompress_snappy(contents, f"{what}: block at {handle.offset}"))
-    if kind != COMPRESSION_NONE:
-        raise CorruptArtifact(f"{what}: block at {handle.offset} has unknown compression type {kind}")
-    return contents
-
-
-def decompress_snappy(data: memoryview | bytes, what: str) -> bytes:
-    """Decompress one raw snappy block (older TensorFlow compressed table blocks), bounds-checked.
-
-    Raises:
-        CorruptArtifact: the block is not valid snappy.
-    """
-    view = memoryview(data)
-    expected, pos = pw.read_varint(view, 0, what)
-    if expected > SNAPPY_MAX_EXPANSION * len(view):
-        raise CorruptArtifact(f"{what}: snappy block claims {expected} bytes from {len(view)}")
-    out = bytearray()
-    while pos < len(view):
-        tag = view[pos]
-        pos += 1
-        kind = tag & 3
-        if kind == 0:  # literal; lengths over 60 follow the tag in 1-4 bytes
-            length = tag >> 2
-            if length >= 60:
-                extra = length - 59
-                if pos + extra > len(view):
-                    raise CorruptArtifact(f"{what}: truncated snappy literal")
-                length = int.from_bytes(view[pos : pos + extra], "little")
-                pos += extra
-            length += 1
-            if pos + length > len(view) or len(out) + length > expected:
-                raise CorruptArtifact(f"{what}: snappy literal runs past the block")
-            out += view[pos : pos + length]
-            pos += length
-            continue
-        extra = (1, 2, 4)[kind - 1]
-        if pos + extra > len(view):
-            raise CorruptArtifact(f"{what}: truncated snappy copy")
-        if kind == 1:
-            length = 4 + ((tag >> 2) & 7)
-            offset = ((tag >> 5) << 8) | view[pos]
-        else:
-            length = 1 + (tag >> 2)
-            offset = int.from_bytes(view[pos : pos + extra], "little")
-        pos += extra
-        if not 0 < offset <= len(out) or len(out) + length > expected:
-            raise CorruptArtifact(f"{what}: snappy copy reaches outside the block")
-        start = len(out) - offset
-        if offset >= length:
-            out += out[start : start + length]
-        else:  # the copy overlaps what it writes: the last `offset` bytes repeat
-            out += (out[start:] * (length // offset + 1))[:length]
-    if len(out) != expected:
-        raise CorruptArtifact(f"{what}: snappy block gives {len(out)} bytes, its header says {expected}")
-    return bytes(out)
-
-
-def _iter_block(block: memoryview, what: str) -> Iterator[tuple[bytes, memoryview]]:
-    """Yield the (key, value) pairs of one block: prefix-compressed entries, then a restart array."""
-    if len(block) < 4:
-        raise CorruptArtifact(f"{what}: block of {len(block)} bytes has no restart count")
-    (num_restarts,) = struct.unpack_from("<I", block, len(block) - 4)
-    if num_restarts * 4 + 4 > len(block):
-        raise CorruptArtifact(f"{what}: block of {len(block)} bytes claims {num_restarts} restart points")
-    end = len(block) - 4 - num_restarts * 4
-    pos = 0
-    key = b""
-    while pos < end:
-        shared, pos = pw.read_varint(block, pos, what, end)
-        non_shared, pos = pw.read_varint(block, pos, what, end)
-        value_length, pos = pw.read_varint(block, pos, what, end)
-        if shared > len(key) or non_shared + value_length > end - pos:
-            raise CorruptArtifact(f"{what}: malformed block entry at byte {pos}")
-        key = key[:shared] + bytes(block[pos : pos + non_shared])
-        pos += non_shared
-        yield key, block[pos : pos + value_length]
-        pos += value_length
-
-
-def read_table(path: Path, display: str | None = None) -> list[tuple[bytes, memoryview]]:
-    """Read every (key, value) of a LevelDB-style table (a V2 `.index` file, a V1 checkpoint file).
-
-    Every block's CRC32C is checked and keys must be strictly increasing.
-
-    Args:
-        path: the table file.
-        display: how to name the file in error messages (path by default).
-
-    Returns:
-        The entries in stored (sorted) order; values are views into the file's bytes.
-
-    Raises:
-        NotATable: the file is too short, lacks the table magic or has block handles outside it.
-        CorruptArtifact: a block fails its CRC, is compressed or is malformed.
-        UnreadableArtifact: the file cannot be read.
-    """
-    what = display or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UnreadableArtifact(f"{what}: cannot read ({exc.strerror})") from None
-    if len(raw) < FOOTER_SIZE:
-        raise NotATable(f"{what}: {len(raw)} bytes is too short for a table (the footer alone is {FOOTER_SIZE})")
-    data = memoryview(raw)
-    footer = len(raw) - FOOTER_SIZE
-    (magic,) = struct.unpack_from("<Q", data, len(raw) - 8)
-    if magic != TABLE_MAGIC:
-        raise NotATable(f"{what}: not a table (expected magic {TABLE_MAGIC:#x} at the end, found {magic:#x})")
-    metaindex, pos = _read_handle(data, footer, len(raw) - 8, f"{what}: footer")
-    index, _ = _read_handle(data, pos, len(raw) - 8, f"{what}: footer")
-    _read_block(data, metaindex, footer, f"{what}: metaindex")
-    entries: list[tuple[bytes, memoryview]] = []
-    for _, handle_bytes in _iter_block(_read_block(data, index, footer, f"{what}: index block"), f"{what}: index block"):
-        handle, _ = _read_handle(handle_bytes, 0, len(handle_bytes), f"{what}: index block")
-        block_what = f"{what}: data block at {handle.offset}"
-        for key, value in _iter_block(_read_block(data, handle, footer, block_what), block_what):
-            if entries and key <= entries[-1][0]:
-                raise CorruptArtifact(f"{what}: keys out of order ({key!r} after {entries[-1][0]!r})")
-            entries.append((key, value))
-    return entries
 
 
 # --- bundle entries -----------------------------------------------------------------------------
@@ -466,22 +290,20 @@ def _slice_owner(key: bytes) -> bytes | None:
 # --- data shards --------------------------------------------------------------------------------
 
 
-def shard_path(prefix: Path, shard_id: int, num_shards: int) -> Path:
+def shard_path(prefix: Location, shard_id: int, num_shards: int) -> Location:
     """The data file of one shard: `prefix.data-00000-of-00001`."""
-    return Path(f"{prefix}.data-{shard_id:05d}-of-{num_shards:05d}")
+    return prefix.with_suffix(f".data-{shard_id:05d}-of-{num_shards:05d}")
 
 
-def _map_shard(path: Path, resources: contextlib.ExitStack, display: str) -> mmap.mmap | bytes:
+def _map_shard(path: Location, resources: contextlib.ExitStack, display: str) -> mmap.mmap | bytes:
     try:
-        with open(path, "rb") as f:
-            if os.fstat(f.fileno()).st_size == 0:
-                return b""  # mmap refuses empty files; an empty shard holds only empty tensors
-            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        mapped = path.map()  # an empty shard (only empty tensors) maps to b""
     except FileNotFoundError:
         raise MissingShard(f"{display}: data shard {path} is missing") from None
     except OSError as exc:
         raise UnreadableArtifact(f"{display}: cannot map data shard {path} ({exc.strerror})") from None
-    resources.callback(_close_map, mapped)
+    if isinstance(mapped, mmap.mmap):
+        resources.callback(_close_map, mapped)
     return mapped
 
 
@@ -492,7 +314,7 @@ def _close_map(mapped: mmap.mmap) -> None:
         pass  # arrays still view the map; it is unmapped when the last of them is collected
 
 
-def _check_bounds(entries: list[_StoredEntry], shards: list[Path], sizes: list[int]) -> None:
+def _check_bounds(entries: list[_StoredEntry], shards: list[Location], sizes: list[int]) -> None:
     """Raise once for every tensor whose bytes lie past the end of its shard."""
     short = [e for e in entries if not e.sliced and e.offset + e.size > sizes[e.shard_id]]
     if not short:
@@ -535,7 +357,7 @@ def decode_string_tensor(buffer: bytes | memoryview | mmap.mmap, entry_offset: i
     if pos + 4 > len(data):
         raise CorruptArtifact(f"{what}: string tensor ends inside its length checksum")
     (stored,) = struct.unpack_from("<I", data, pos)
-    if stored != _mask_crc(crc):
+    if stored != mask_crc32c(crc):
         raise CorruptArtifact(f"{what}: string lengths fail their checksum")
     pos += 4
     if sum(lengths) != len(data) - pos:
@@ -560,13 +382,13 @@ class UnsupportedSource:
         raise UnreadableArtifact(f"{self.what}: this dtype cannot be read as values")
 
 
-def _tf_source(prefix: Path, key: str) -> TensorSource:
-    from ckptdiff.readers.tf_v1 import tf_tensor_source
+def _tf_source(prefix: Location, key: str) -> TensorSource:
+    from ckptdiff.formats.tf_v1 import tf_tensor_source
 
-    return tf_tensor_source(str(prefix), key)
+    return tf_tensor_source(str(prefix.local_path or prefix.display), key)
 
 
-def _guarded_tf_source(prefix: Path, key: str, parts: list[_StoredEntry], buffers: list, what: str) -> TensorSource:
+def _guarded_tf_source(prefix: Location, key: str, parts: list[_StoredEntry], buffers: list, what: str) -> TensorSource:
     """TensorFlow's reader for a tensor, reached only once the stored CRC32C of every part it reads holds.
 
     TensorFlow's BundleReader aborts the whole process (a CHECK failure in tensor_bundle.cc) after a
@@ -578,7 +400,7 @@ def _guarded_tf_source(prefix: Path, key: str, parts: list[_StoredEntry], buffer
         for part in parts:
             if part.crc32c is None or part.dtype_enum == DT_STRING:
                 continue
-            actual = _mask_crc(crc32c.crc32c(memoryview(buffers[part.shard_id])[part.offset : part.offset + part.size]))
+            actual = mask_crc32c(crc32c.crc32c(memoryview(buffers[part.shard_id])[part.offset : part.offset + part.size]))
             if actual != part.crc32c:
                 raise CorruptArtifact(
                     f"{what}: stored bytes fail their CRC32C (stored {part.crc32c:#010x}, computed {actual:#010x}); "
@@ -589,7 +411,7 @@ def _guarded_tf_source(prefix: Path, key: str, parts: list[_StoredEntry], buffer
     return LazySource(load)
 
 
-def _make_source(e: _StoredEntry, prefix: Path, buffers: list, big_endian: bool, what: str,
+def _make_source(e: _StoredEntry, prefix: Location, buffers: list, big_endian: bool, what: str,
                  slices: list[_StoredEntry] | None = None) -> tuple[str, TensorSource]:
     """The dtype name and a source for one stored entry (slices: the parts of a sliced entry)."""
     if e.sliced:
@@ -624,11 +446,44 @@ def _dtype_name(enum: int) -> str:
 # --- the reader ---------------------------------------------------------------------------------
 
 
-def read_tf_bundle(prefix: Path, display: str) -> Artifact:
+@dataclass(frozen=True)
+class BundleIndex:
+    """A `.index` file decoded: the header and every entry, checked for self-consistency."""
+
+    num_shards: int
+    big_endian: bool
+    stored: list[_StoredEntry]
+    raw_keys: list[bytes]
+
+
+def read_bundle_index(prefix: Location, display: str) -> BundleIndex:
+    """Read and check `prefix.index` (the one decoder of bundle indexes; open and verify share it).
+
+    Raises:
+        ArtifactNotFound, NotATable, CorruptArtifact, UnreadableArtifact.
+    """
+    index = prefix.with_suffix(".index")
+    what = index.display
+    if not index.is_file():
+        raise ArtifactNotFound(f"{display}: index file {index} is missing")
+    table = read_table(index, what)
+    if not table or table[0][0] != HEADER_KEY:
+        raise CorruptArtifact(f"{what}: table has no bundle header (the entry with the empty key)")
+    num_shards, big_endian = _parse_header(table[0][1], what)
+    stored: list[_StoredEntry] = []
+    for raw_key, value in table[1:]:
+        key = pw.decode_utf8(raw_key)
+        stored.append(_parse_entry(key, value, num_shards, f"{what}: entry '{key}'"))
+    if stored and num_shards == 0:
+        raise CorruptArtifact(f"{what}: header names 0 shards but the index lists {len(stored)} tensors")
+    return BundleIndex(num_shards, big_endian, stored, [raw for raw, _ in table[1:]])
+
+
+def read_tf_bundle(prefix: Location | str | os.PathLike[str], display: str) -> Artifact:
     """Open a V2 checkpoint bundle without TensorFlow.
 
     Every check (table CRCs, shard presence, offsets against shard sizes, byte counts against shapes)
-    happens here, before any tensor is read. Tensor data CRCs are not checked (see checksum).
+    happens here, before any tensor is read. Tensor data CRCs are not checked (see verify_bundle).
 
     Args:
         prefix: the checkpoint prefix (`dir/ckpt-3` for `dir/ckpt-3.index`).
@@ -641,46 +496,34 @@ def read_tf_bundle(prefix: Path, display: str) -> Artifact:
     Raises:
         NotATable, CorruptArtifact, MissingShard, TruncatedShard, UnreadableArtifact.
     """
-    index = Path(f"{prefix}.index")
-    what = str(index)
-    if not index.is_file():
-        raise ArtifactNotFound(f"{display}: index file {index} is missing")
-    table = read_table(index, what)
-    if not table or table[0][0] != HEADER_KEY:
-        raise CorruptArtifact(f"{what}: table has no bundle header (the entry with the empty key)")
-    num_shards, big_endian = _parse_header(table[0][1], what)
-
-    stored: list[_StoredEntry] = []
-    for raw_key, value in table[1:]:
-        key = pw.decode_utf8(raw_key)
-        stored.append(_parse_entry(key, value, num_shards, f"{what}: entry '{key}'"))
-    if stored and num_shards == 0:
-        raise CorruptArtifact(f"{what}: header names 0 shards but the index lists {len(stored)} tensors")
-
-    artifact = Artifact(path=display, format=FORMAT_TF1_CHECKPOINT, entries=(), resolved=str(prefix))
+    prefix = as_location(prefix)
+    index = read_bundle_index(prefix, display)
+    what = prefix.with_suffix(".index").display
+    num_shards, stored = index.num_shards, index.stored
+    artifact = Artifact(path=display, format=Format.TF1_CHECKPOINT, entries=(), resolved=prefix.display, location=prefix)
     try:
         shards = [shard_path(prefix, i, num_shards) for i in range(num_shards)]
         buffers = [_map_shard(p, artifact.resources, display) for p in shards]
         _check_bounds(stored, shards, [len(b) for b in buffers])
-        entries = _build_entries(stored, [raw for raw, _ in table[1:]], prefix, buffers, big_endian, what)
+        entries = _build_entries(stored, index.raw_keys, prefix, buffers, index.big_endian, what)
         graph = _read_graph(entries, what)
     except BaseException:
         artifact.close()
         raise
     if graph is not None:
-        from ckptdiff.readers.object_graph import attach_object_paths
+        from ckptdiff.formats.object_graph import attach_object_paths
 
         entries = attach_object_paths(entries, graph)
     return replace(
         artifact,
-        format=FORMAT_TF_CHECKPOINT if graph is not None else FORMAT_TF1_CHECKPOINT,
+        format=Format.TF_CHECKPOINT if graph is not None else Format.TF1_CHECKPOINT,
         entries=tuple(entries),
         object_graph=graph,
-        metadata={"num_shards": num_shards, "big_endian": big_endian},
+        metadata={"num_shards": num_shards, "big_endian": index.big_endian},
     )
 
 
-def _build_entries(stored: list[_StoredEntry], raw_keys: list[bytes], prefix: Path, buffers: list,
+def _build_entries(stored: list[_StoredEntry], raw_keys: list[bytes], prefix: Location, buffers: list,
                    big_endian: bool, what: str) -> list[TensorEntry]:
     sliced = {raw for raw, e in zip(raw_keys, stored) if e.sliced}
     slice_bytes: dict[bytes, int] = {}
@@ -716,18 +559,199 @@ def _read_graph(entries: list[TensorEntry], what: str) -> ObjectGraph | None:
         if entry.key == OBJECT_GRAPH_KEY:
             if entry.dtype != "string" or entry.shape != ():
                 raise CorruptArtifact(f"{what}: {OBJECT_GRAPH_KEY} is {entry.dtype}{list(entry.shape)}, not a string scalar")
-            from ckptdiff.readers.object_graph import read_object_graph
+            from ckptdiff.formats.object_graph import read_object_graph
 
             return read_object_graph(entry.read().item(), f"{what}: {OBJECT_GRAPH_KEY}")
     return None
 
 
-__all__ = [
-    "read_tf_bundle",
-    "read_table",
-    "decode_string_tensor",
-    "decompress_snappy",
-    "shard_path",
-    "NUMPY_DTYPES",
-    "UnsupportedSource",
-]
+# --- integrity ------------------------------------------------------------------------------------
+
+READ_CHUNK_BYTES = 1 << 20
+MAX_STRING_TENSOR_BYTES = 256 << 20
+"""String tensors are verified in memory up to this size (checkpoints store a few KB of strings)."""
+
+
+def verify_bundle(prefix: Location, display: str) -> tuple[int, list[IntegrityProblem], list[str]]:
+    """Check the CRC32C of every tensor of a V2 bundle and that no two entries share bytes.
+
+    Each tensor's CRC32C is the one TensorFlow's BundleWriter stores, masked (`crc32c::Mask`), over
+    the tensor's bytes; for string tensors over the element lengths (as uint32, or uint64 past
+    4 GiB), the masked length checksum and the bytes, as tensor_bundle.cc's WriteStringTensor
+    computes it.
+
+    Args:
+        prefix: the bundle prefix (`dir/ckpt-2`, `saved_model/variables/variables`).
+        display: the user's path, for notes.
+
+    Returns:
+        (tensors checked, problems, notes).
+    """
+    index = read_bundle_index(prefix, display)
+    stored = [e for e in index.stored if not e.sliced]  # a partitioned tensor's own entry has no bytes
+    problems: list[IntegrityProblem] = []
+    notes: list[str] = []
+    checked = 0
+    unchecked: list[str] = []
+    for shard_id in range(index.num_shards):
+        in_shard = sorted((e for e in stored if e.shard_id == shard_id), key=lambda e: (e.offset, e.size))
+        if not in_shard:
+            continue
+        shard = shard_path(prefix, shard_id, index.num_shards)
+        problems += _overlaps(in_shard, shard)
+        try:
+            f = shard.open_binary()
+        except OSError as exc:
+            problems += [IntegrityProblem(e.key, ProblemKind.UNREADABLE, f"{shard}: {exc.strerror}") for e in in_shard]
+            continue
+        with f:
+            for entry in in_shard:
+                if entry.crc32c is None or entry.dtype_enum in (DT_VARIANT, DT_RESOURCE):
+                    unchecked.append(entry.key)
+                    continue
+                problem = _check_entry(f, entry, shard)
+                checked += 1
+                if problem is not None:
+                    problems.append(problem)
+    if unchecked:
+        notes.append(
+            f"{len(unchecked)} tensor(s) carry no checksum ckptdiff can recompute (no CRC field, variant or "
+            f"resource dtype): {', '.join(unchecked[:3])}"
+        )
+    return checked, problems, notes
+
+
+def _overlaps(in_shard: list[_StoredEntry], shard: Location) -> list[IntegrityProblem]:
+    problems = []
+    widest: _StoredEntry | None = None
+    for entry in in_shard:
+        if entry.size == 0:
+            continue
+        if widest is not None and entry.offset < widest.offset + widest.size:
+            problems.append(
+                IntegrityProblem(
+                    entry.key, ProblemKind.OVERLAP,
+                    f"bytes {entry.offset}..{entry.offset + entry.size} of {shard.name} overlap those of "
+                    f"'{widest.key}' ({widest.offset}..{widest.offset + widest.size}): the index is corrupt",
+                )
+            )
+        if widest is None or entry.offset + entry.size > widest.offset + widest.size:
+            widest = entry
+    return problems
+
+
+def _iter_bytes(f: BinaryIO, offset: int, size: int) -> Iterator[bytes]:
+    f.seek(offset)
+    left = size
+    while left > 0:
+        chunk = f.read(min(READ_CHUNK_BYTES, left))
+        if not chunk:
+            return
+        left -= len(chunk)
+        yield chunk
+
+
+def _check_entry(f: BinaryIO, entry: _StoredEntry, shard: Location) -> IntegrityProblem | None:
+    where = f"{entry.size} bytes at offset {entry.offset} of {shard.name}"
+    if entry.dtype_enum == DT_STRING:
+        if entry.size > MAX_STRING_TENSOR_BYTES:
+            return None
+        data = b"".join(_iter_bytes(f, entry.offset, entry.size))
+        if len(data) < entry.size:
+            return IntegrityProblem(entry.key, ProblemKind.TRUNCATED, f"{shard.name} ends inside the tensor ({where})")
+        actual = _string_tensor_crc(data, entry.nelements)
+        if actual is None:
+            return IntegrityProblem(entry.key, ProblemKind.CRC, f"string lengths run past the tensor ({where})")
+    else:
+        crc = 0
+        seen = 0
+        for chunk in _iter_bytes(f, entry.offset, entry.size):
+            crc = crc32c.crc32c(chunk, crc)
+            seen += len(chunk)
+        if seen < entry.size:
+            return IntegrityProblem(entry.key, ProblemKind.TRUNCATED, f"{shard.name} ends inside the tensor ({where})")
+        actual = crc
+    masked = mask_crc32c(actual)
+    if masked != entry.crc32c:
+        return IntegrityProblem(
+            entry.key, ProblemKind.CRC,
+            f"stored CRC32C {entry.crc32c:#010x}, computed {masked:#010x} over {where}: the tensor's bytes are damaged",
+        )
+    return None
+
+
+def _string_tensor_crc(data: bytes, count: int) -> int | None:
+    """The unmasked CRC32C tensor_bundle.cc's WriteStringTensor computes, or None when lengths overrun."""
+    view = memoryview(data)
+    pos = 0
+    crc = 0
+    total = 0
+    for _ in range(count):
+        try:
+            length, pos = pw.read_varint(view, pos, "string tensor")
+        except CorruptArtifact:
+            return None
+        total += length
+        crc = crc32c.crc32c(struct.pack("<I" if length <= 0xFFFFFFFF else "<Q", length), crc)
+    if pos + 4 > len(view) or pos + 4 + total > len(view):
+        return None
+    crc = crc32c.crc32c(view[pos : pos + 4], crc)
+    return crc32c.crc32c(view[pos + 4 : pos + 4 + total], crc)
+
+
+def dangling_graph_keys(artifact: Artifact) -> list[IntegrityProblem]:
+    """Object-graph attributes that name a checkpoint key the index does not hold."""
+    graph = artifact.object_graph
+    if graph is None:
+        return []
+    problems = []
+    for node_id, node in enumerate(graph.nodes):
+        for attr in node.attributes:
+            if attr.checkpoint_key and attr.checkpoint_key not in artifact.by_key:
+                problems.append(
+                    IntegrityProblem(
+                        attr.checkpoint_key, ProblemKind.DANGLING,
+                        f"object graph node {node_id} stores attribute {attr.name!r} here, but the index has no such key",
+                    )
+                )
+    return problems
+
+
+# --- the kind -------------------------------------------------------------------------------------
+
+
+class TfBundleKind(ArtifactKind):
+    """V2 bundles: TF2 object-based and TF1 name-based checkpoints, by any of their path forms."""
+
+    name = "tf-bundle"
+    scanner_name = "checkpoint"
+    formats = (Format.TF_CHECKPOINT, Format.TF1_CHECKPOINT)
+
+    def detect(self, location: Location) -> Detection | None:
+        from ckptdiff.formats.checkpoint_paths import resolve_checkpoint
+
+        target = resolve_checkpoint(location)
+        if target is None or not target.v2:
+            return None
+        return Detection(self, target.location, (target.note,) if target.note else ())
+
+    def open(self, location: Location, display: str) -> Artifact:
+        return read_tf_bundle(location, display)
+
+    def loader(self, artifact: Artifact) -> str:
+        return "object-graph" if artifact.object_graph is not None else "by-name"
+
+    def verify(self, artifact: Artifact) -> IntegrityReport:
+        prefix = artifact.location or _resolved_prefix(artifact)
+        checked, problems, notes = verify_bundle(prefix, artifact.path)
+        problems += dangling_graph_keys(artifact)
+        return IntegrityReport(artifact.path, VerifyMethod.CRC32C, checked, tuple(problems), tuple(notes))
+
+
+def _resolved_prefix(artifact: Artifact) -> Location:
+    from ckptdiff.storage import locate
+
+    return locate(artifact.resolved)
+
+
+KIND = TfBundleKind()

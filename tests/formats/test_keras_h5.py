@@ -12,10 +12,10 @@ import h5py
 import numpy as np
 import pytest
 
-from ckptdiff.artifact import FORMAT_KERAS_H5
+from ckptdiff.artifact import Format
 from ckptdiff.errors import CorruptArtifact, NotHdf5, UnknownArtifactKind, UnreadableArtifact
-from ckptdiff.readers import open_artifact
-from ckptdiff.readers.keras_h5 import qualify_weight_name, read_keras_h5
+from ckptdiff.formats import open_artifact
+from ckptdiff.formats.keras_h5 import qualify_weight_name, read_keras_h5
 from tests.conftest import resolve_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +77,7 @@ def test_every_dataset_is_an_entry_with_identical_bits(legacy_file: tuple[Path, 
     path, _ = legacy_file
     oracle = _datasets(path)
     with read_keras_h5(path, str(path)) as artifact:
-        assert artifact.format == FORMAT_KERAS_H5
+        assert artifact.format == Format.KERAS_H5
         assert sorted(e.key for e in artifact.entries) == sorted(oracle)
         for entry in artifact.entries:
             assert _same_bits(entry.read(), oracle[entry.key]), entry.key
@@ -169,7 +169,7 @@ def test_keras_2_0_5_face_model(realworld: Path) -> None:
     with h5py.File(path, "r") as f:
         assert isinstance(f["model_weights"].attrs["layer_names"][0], bytes)  # the old byte-string attrs
     with open_artifact(path) as artifact:
-        assert artifact.format == FORMAT_KERAS_H5
+        assert artifact.format == Format.KERAS_H5
         assert artifact.metadata["keras_version"] == "2.0.5"
         assert artifact.metadata["optimizer_class"] == "Adam"
         names = [r.name for r in artifact.layers]
@@ -356,7 +356,7 @@ def test_inspecting_h5_never_imports_tensorflow_or_keras(samples: Path) -> None:
         pytest.skip("the keras2/keras3 H5 samples are missing: regenerate the corpus with `make samples`")
     script = (
         "import sys\n"
-        "from ckptdiff.readers import open_artifact\n"
+        "from ckptdiff.formats import open_artifact\n"
         "for p in sys.argv[1:]:\n"
         "    with open_artifact(p) as a:\n"
         "        assert a.format == 'keras-h5', a.format\n"

@@ -23,8 +23,9 @@ from ckptdiff.errors import (
     TruncatedShard,
     UnreadableArtifact,
 )
-from ckptdiff.readers import protowire as pw
-from ckptdiff.readers.tf_bundle import decompress_snappy, read_table, read_tf_bundle
+from ckptdiff.formats import protowire as pw
+from ckptdiff.formats.leveldb_table import decompress_snappy, read_table
+from ckptdiff.formats.tf_bundle import read_tf_bundle
 from tests.fuzz.bundle_writer import field_bytes, field_fixed32, field_varint, mask, varint
 
 _MADE: dict[str, Path] = {}
@@ -288,8 +289,8 @@ def test_float_checkpoint_reads_without_tensorflow(samples):
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from ckptdiff.readers.tf_bundle import read_tf_bundle\n"
-        "from ckptdiff.readers.saved_model import read_saved_model\n"
+        "from ckptdiff.formats.tf_bundle import read_tf_bundle\n"
+        "from ckptdiff.formats.saved_model import read_saved_model\n"
         f"for p in [{str(samples / 'tf2' / 'ckpt-2')!r}, {str(samples / 'tf1' / 'model.ckpt')!r}]:\n"
         "    with read_tf_bundle(Path(p), p) as a:\n"
         "        assert a.entries and all(e.read() is not None for e in a.entries)\n"

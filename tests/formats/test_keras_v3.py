@@ -16,17 +16,13 @@ import h5py
 import numpy as np
 import pytest
 
-from ckptdiff.artifact import FORMAT_KERAS_ARCHIVE, FORMAT_KERAS_WEIGHTS_H5, Artifact
+from ckptdiff.artifact import Artifact, Format
 from ckptdiff.errors import CorruptArtifact, NotHdf5, NotKerasArchive, UnknownArtifactKind, UnreadableArtifact
-from ckptdiff.readers import open_artifact
-from ckptdiff.readers.keras_v3 import (
-    containers_from_config,
-    list_element_key,
-    is_keras3_weights_file,
-    read_keras_archive,
-    read_keras_weights_h5,
-    to_snake_case,
-)
+from ckptdiff.formats import open_artifact
+from ckptdiff.formats.keras3_layout import containers_from_config, list_element_key, to_snake_case
+from ckptdiff.formats.keras_archive import read_keras_archive
+from ckptdiff.formats.keras_weights_h5 import is_keras3_weights_file, read_keras_weights_h5
+from ckptdiff.storage import locate
 from tests.conftest import resolve_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,15 +117,15 @@ def test_is_keras3_weights_file(samples: Path, tmp_path: Path) -> None:
     ]:
         path = samples / rel
         if path.is_file():
-            assert is_keras3_weights_file(path) is expected, rel
+            assert is_keras3_weights_file(locate(path)) is expected, rel
     text = tmp_path / "x.h5"
     text.write_text("not hdf5")
-    assert is_keras3_weights_file(text) is False
-    assert is_keras3_weights_file(tmp_path / "absent.h5") is False
+    assert is_keras3_weights_file(locate(text)) is False
+    assert is_keras3_weights_file(locate(tmp_path / "absent.h5")) is False
     subclassed = tmp_path / "subclassed.weights.h5"
     with h5py.File(subclassed, "w") as f:
         f["encoder/vars/0"] = np.zeros(2)
-    assert is_keras3_weights_file(subclassed) is True
+    assert is_keras3_weights_file(locate(subclassed)) is True
 
 
 # --- .weights.h5 --------------------------------------------------------------------------------------
@@ -146,7 +142,7 @@ def test_weights_h5_entries_match_h5py(weights_h5: Path) -> None:
 
         h5.visititems(collect)
     with open_artifact(weights_h5) as artifact:
-        assert artifact.format == FORMAT_KERAS_WEIGHTS_H5
+        assert artifact.format == Format.KERAS_WEIGHTS_H5
         _check_against(artifact, oracle)
         _check_numeric_var_order(artifact)
         assert artifact.notes == ()
@@ -171,7 +167,7 @@ def test_vars_sort_numerically_and_odd_content_is_noted(tmp_path: Path) -> None:
         f["layers/dense_10/vars/0"] = np.zeros(1)
         f["layers/dense_2/vars/0"] = np.zeros(1)
         f["layers/dense/loose"] = np.zeros(1)
-    with read_keras_weights_h5(path, "odd.weights.h5") as artifact:
+    with read_keras_weights_h5(locate(path), "odd.weights.h5") as artifact:
         dense = artifact.layers[0]
         assert dense.name == "layers/dense" and dense.layer_name == "first"
         numbered = tuple(f"layers/dense/vars/{i}" for i in range(12))
@@ -191,7 +187,7 @@ def test_bfloat16_is_reported_and_viewed(tmp_path: Path) -> None:
     with h5py.File(path, "w") as f:
         ds = f.create_dataset("layers/dense/vars/0", data=values.view(np.dtype("V2")))
         ds.attrs["dtype"] = "bfloat16"
-    with read_keras_weights_h5(path, str(path)) as artifact:
+    with read_keras_weights_h5(locate(path), str(path)) as artifact:
         entry = artifact.entry("layers/dense/vars/0")
         assert entry.dtype == "bfloat16"
         assert entry.read().tobytes() == values.tobytes()
@@ -203,7 +199,7 @@ def test_metrics_are_bookkeeping(tmp_path: Path) -> None:
     with h5py.File(path, "w") as f:
         f["layers/dense/vars/0"] = np.zeros(2)
         f["metrics/mean/vars/0"] = np.zeros(())
-    with read_keras_weights_h5(path, str(path)) as artifact:
+    with read_keras_weights_h5(locate(path), str(path)) as artifact:
         assert artifact.entry("metrics/mean/vars/0").group == "bookkeeping"
         assert [r.name for r in artifact.layers] == ["layers/dense"]
 
@@ -217,7 +213,7 @@ def test_archive_entries_match_the_inner_h5(archive: Path) -> None:
         saved = json.loads(zf.read("metadata.json"))
         assert zf.getinfo("model.weights.h5").compress_type == zipfile.ZIP_STORED  # what Keras writes
     with open_artifact(archive) as artifact:
-        assert artifact.format == FORMAT_KERAS_ARCHIVE
+        assert artifact.format == Format.KERAS_ARCHIVE
         _check_against(artifact, _archive_datasets(archive))
         _check_numeric_var_order(artifact)
         assert artifact.config == config
@@ -246,7 +242,7 @@ def test_compressed_archive_is_read_in_memory(archive: Path, tmp_path: Path) -> 
     with zipfile.ZipFile(archive) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info))
-    with read_keras_archive(path, str(path)) as artifact:
+    with read_keras_archive(locate(path), str(path)) as artifact:
         assert artifact.metadata["weights_member_compression"] == "deflated"
         _check_against(artifact, _archive_datasets(archive))
 
@@ -322,7 +318,7 @@ def test_tf_keras_2_13_layer_group_name(tmp_path: Path) -> None:
         ]},
     }
     path = _keras_zip(tmp_path / "old.keras", config, weights)
-    with read_keras_archive(path, str(path)) as artifact:
+    with read_keras_archive(locate(path), str(path)) as artifact:
         assert artifact.metadata["layers_group"] == "_layer_checkpoint_dependencies"
         assert [(r.name, r.layer_name, r.class_name) for r in artifact.layers] == [
             ("_layer_checkpoint_dependencies/dense", "first", "Dense"),
@@ -339,7 +335,7 @@ def test_config_mismatch_is_noted(tmp_path: Path) -> None:
     dense = {"class_name": "Dense", "config": {"name": "d"}}
     config = {"class_name": "Sequential", "config": {"layers": [dense]}}
     path = _keras_zip(tmp_path / "m.keras", config, weights)
-    with read_keras_archive(path, str(path)) as artifact:
+    with read_keras_archive(locate(path), str(path)) as artifact:
         assert [r.name for r in artifact.layers] == ["layers/dense", "layers/conv2d"]
         assert "layers/conv2d" in " ".join(artifact.notes)
 
@@ -394,7 +390,7 @@ def test_inspecting_keras3_files_never_imports_tensorflow_or_keras(samples: Path
         pytest.skip("the keras3 samples are missing: regenerate the corpus with `make samples`")
     script = (
         "import sys\n"
-        "from ckptdiff.readers import open_artifact\n"
+        "from ckptdiff.formats import open_artifact\n"
         "for p in sys.argv[1:]:\n"
         "    with open_artifact(p) as a:\n"
         "        [e.read() for e in a.entries]\n"
@@ -514,7 +510,7 @@ def test_nested_recurrent_attention_model_matches_keras_loader(tf: Any, tmp_path
         _check_assignment_like_keras(keras, artifact, model, tmp_path / "m.keras", exact_order=True)
         fresh = _model_from_archive_config(keras, artifact)
     with open_artifact(tmp_path / "m.weights.h5") as artifact:
-        assert artifact.format == FORMAT_KERAS_WEIGHTS_H5
+        assert artifact.format == Format.KERAS_WEIGHTS_H5
         _check_assignment_like_keras(keras, artifact, fresh, tmp_path / "m.weights.h5", exact_order=False)
 
 

@@ -7,6 +7,8 @@ import binascii
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from ckptdiff.scan.interface import Finding, Severity
+
 LAMBDA_CLASSES = frozenset({"Lambda"})
 SERIALISED_LAMBDA_CLASS = "__lambda__"
 """Keras 3 serialises a Python lambda as `{"class_name": "__lambda__", "config": {"code": <base64 marshal>}}`."""
@@ -33,7 +35,7 @@ KERAS_OWN_REGISTERED_NAMES = frozenset(
 class ConfigDanger:
     """One place in a config that would execute code or import code from outside Keras."""
 
-    severity: str
+    severity: Severity
     """`high` (code runs on load) or `medium` (code must be supplied by the loader's environment)."""
     kind: str
     """`lambda`, `raw-op`, `foreign-module`, `custom-object`."""
@@ -97,7 +99,7 @@ def _lambda_danger(where: str, cls: str, inner: dict) -> ConfigDanger:
         code = f"marshalled Python bytecode, {size} bytes"
     else:
         code = "a Python function"
-    return ConfigDanger("high", "lambda", where or "<root>", f"{_label(cls, inner)} carries {code}")
+    return ConfigDanger(Severity.HIGH, "lambda", where or "<root>", f"{_label(cls, inner)} carries {code}")
 
 
 def find_code_in_config(config: Any) -> list[ConfigDanger]:
@@ -123,23 +125,23 @@ def find_code_in_config(config: Any) -> list[ConfigDanger]:
             continue  # the Lambda's function, its module and its closure are part of that one finding
         if cls in RAW_OP_WRAPPERS:
             fn = inner.get("function") or inner.get("method_name") or "?"
-            dangers.append(ConfigDanger("medium", "raw-op", where or "<root>", f"{_label(cls, inner)} wraps the raw op {fn}"))
+            dangers.append(ConfigDanger(Severity.MEDIUM, "raw-op", where or "<root>", f"{_label(cls, inner)} wraps the raw op {fn}"))
         elif cls == SERIALISED_LAMBDA_CLASS:
             size = _marshalled_size(node)
             carried = f", {size} bytes of marshalled bytecode" if size is not None else ""
-            dangers.append(ConfigDanger("high", "lambda", where or "<root>", f"a serialised Python lambda{carried}"))
+            dangers.append(ConfigDanger(Severity.HIGH, "lambda", where or "<root>", f"a serialised Python lambda{carried}"))
         module = node.get("module")
         if isinstance(module, str) and module and not _is_safe_module(module):
             named = cls if cls != "function" else node.get("config")
             dangers.append(
-                ConfigDanger("high", "foreign-module", where or "<root>", f"names {named!r} of module {module!r}, imported on load")
+                ConfigDanger(Severity.HIGH, "foreign-module", where or "<root>", f"names {named!r} of module {module!r}, imported on load")
             )
         elif module == BUILTINS_MODULE and _builtin_name(node) in DANGEROUS_BUILTINS:
             dangers.append(
-                ConfigDanger("high", "foreign-module", where or "<root>", f"names the Python builtin {_builtin_name(node)!r}")
+                ConfigDanger(Severity.HIGH, "foreign-module", where or "<root>", f"names the Python builtin {_builtin_name(node)!r}")
             )
         if isinstance(cls, str) and REGISTERED_NAME_SEPARATOR in cls and cls not in KERAS_OWN_REGISTERED_NAMES:
-            dangers.append(ConfigDanger("medium", "custom-object", where or "<root>", f"custom object {cls!r}"))
+            dangers.append(ConfigDanger(Severity.MEDIUM, "custom-object", where or "<root>", f"custom object {cls!r}"))
         else:
             registered = node.get("registered_name")
             if (
@@ -147,7 +149,7 @@ def find_code_in_config(config: Any) -> list[ConfigDanger]:
                 and REGISTERED_NAME_SEPARATOR in registered
                 and registered not in KERAS_OWN_REGISTERED_NAMES
             ):
-                dangers.append(ConfigDanger("medium", "custom-object", where or "<root>", f"custom object {registered!r}"))
+                dangers.append(ConfigDanger(Severity.MEDIUM, "custom-object", where or "<root>", f"custom object {registered!r}"))
     return dangers
 
 
@@ -157,3 +159,8 @@ def _builtin_name(node: dict) -> str | None:
     if cls == "function" and isinstance(node.get("config"), str):
         return node["config"]
     return cls if isinstance(cls, str) else None
+
+
+def config_findings(config: Any, source: str) -> list[Finding]:
+    """Scan findings for a config found in `source` (a root attribute, `config.json`)."""
+    return [Finding(d.severity, d.kind, f"{source}: {d.location}", d.detail) for d in find_code_in_config(config)]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ckptdiff.errors import CorruptArtifact
-from ckptdiff.readers import open_artifact
-from ckptdiff.readers.saved_model import read_saved_model
+from ckptdiff.formats import open_artifact
+from ckptdiff.formats.saved_model import read_saved_model
 
 REALWORLD_SAVED_MODELS = (
     "tf_serving/saved_model_half_plus_two_cpu/00000123",

@@ -10,15 +10,15 @@ from hypothesis import strategies as st
 
 from ckptdiff.artifact import ObjectNode, ObjectReference, SlotVariableReference
 from ckptdiff.errors import CorruptArtifact
-from ckptdiff.readers import object_graph
-from ckptdiff.readers.object_graph import (
+from ckptdiff.formats import object_graph
+from ckptdiff.formats.object_graph import (
     MAX_PATHS_PER_NODE,
     compute_paths,
     escape_local_name,
     read_object_graph,
 )
-from ckptdiff.readers.tf_bundle import read_tf_bundle
-from tests.readers.test_tf_bundle import (  # noqa: F401  (made_checkpoints is a fixture)
+from ckptdiff.formats.tf_bundle import read_tf_bundle
+from tests.formats.test_tf_bundle import (  # noqa: F401  (made_checkpoints is a fixture)
     bundles_under,
     field_bytes,
     field_varint,

@@ -1,58 +1,45 @@
-"""SavedModel graphs as data: the file, network, console and Python ops a signature, a restored function or the saver reaches.
+"""The one decoder of `saved_model.pb`: field numbers, and each meta graph as a call graph with its roots.
 
-`saved_model.pb` is decoded with the bounds-checked protobuf reader (no TensorFlow). Each meta graph
-becomes a call graph: top-level graph nodes with their inputs, library functions with their nodes, and
-the functions each node calls (any `func` or `list(func)` attribute, nested ones included, and nodes
-whose op is a library function). The roots are what a loader or a server runs:
-
-* every signature (`serving_default`, `__saved_model_init_op`, ...): the graph nodes its output
-  tensors depend on, walked backwards through data and control inputs;
-* TF1 init ops (`saved_model_main_op` and `legacy_init_op` collections);
-* every function the object graph restores (`tf.saved_model.load` makes each one callable);
-* the saver (`saver_def`: its filename, save and restore tensors), which the loader runs to restore
-  the variables.
-
-A library function that is reached counts as a whole: in TF2 every stateful op of a function runs
-(automatic control dependencies), whether or not an output depends on it. The checkpoint I/O of the
-saver itself (SaveV2, RestoreV2, MergeV2Checkpoints, ...) is expected and not flagged when only the
-saver reaches it; reached from anything else it is.
+tensorflow/core/protobuf/{saved_model,meta_graph,saver,saved_object_graph}.proto and
+tensorflow/core/framework/{graph,function,node_def,attr_value}.proto, decoded with the bounds-checked
+protobuf reader (no TensorFlow). The reader (tags, signatures, ops) and the scanner (what the roots
+reach) both read this one model.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 from ckptdiff.errors import CorruptArtifact, UnreadableArtifact
-from ckptdiff.readers import protowire as pw
-from ckptdiff.readers.saved_model import (  # the proto field numbers the reader uses
-    MAX_PROTO_BYTES,
-    FUNCTION_NODE_DEF,
-    FUNCTION_SIGNATURE,
-    GRAPH_LIBRARY,
-    GRAPH_NODE,
-    INFO_TAGS,
-    LIBRARY_FUNCTION,
-    MAP_KEY,
-    MAP_VALUE,
-    META_GRAPH_DEF,
-    META_INFO_DEF,
-    META_SIGNATURE_DEF,
-    NODE_OP,
-    OPDEF_NAME,
-    SAVED_MODEL_META_GRAPHS,
-    SIGNATURE_INPUTS,
-    SIGNATURE_OUTPUTS,
-)
-from ckptdiff.scan.interface import SEVERITY_HIGH, SEVERITY_INFO, SEVERITY_LOW, SEVERITY_MEDIUM, Finding
-from ckptdiff.scan.keras_config import find_code_in_config
+from ckptdiff.formats import protowire as pw
+from ckptdiff.storage import Location
 
+MAX_PROTO_BYTES = (2 << 30) - 1
+"""Protocol buffers cannot exceed 2 GiB."""
 
-# tensorflow/core/protobuf/{saved_model,meta_graph,saver,saved_object_graph}.proto,
-# tensorflow/core/framework/{graph,function,node_def,attr_value}.proto
+SAVED_MODEL_SCHEMA_VERSION = 1
+SAVED_MODEL_META_GRAPHS = 2
+META_INFO_DEF = 1
+META_GRAPH_DEF = 2
+META_SIGNATURE_DEF = 5
+INFO_META_GRAPH_VERSION = 1
+INFO_TAGS = 4
+INFO_TENSORFLOW_VERSION = 5
+INFO_TENSORFLOW_GIT_VERSION = 6
+GRAPH_NODE = 1
+GRAPH_LIBRARY = 2
+LIBRARY_FUNCTION = 1
+FUNCTION_SIGNATURE = 1
+FUNCTION_NODE_DEF = 3
+OPDEF_NAME = 1
+NODE_OP = 2
+MAP_KEY = 1
+MAP_VALUE = 2
+SIGNATURE_INPUTS = 1
+SIGNATURE_OUTPUTS = 2
+SIGNATURE_METHOD_NAME = 3
 META_SAVER_DEF = 3
 META_COLLECTION_DEF = 4
 META_ASSET_FILE_DEF = 6
@@ -97,6 +84,7 @@ KERAS_METADATA_NODES = 1
 KERAS_NODE_PATH = 3
 KERAS_NODE_METADATA = 5
 
+
 INIT_COLLECTIONS = ("saved_model_main_op", "legacy_init_op")
 """TF1 SavedModel loaders run the op these collections name right after restoring the variables."""
 
@@ -106,66 +94,6 @@ ROOT_RESTORED = "restored function"
 ROOT_SAVER = "saver"
 
 
-@dataclass(frozen=True)
-class OpDanger:
-    """What an op does that matters when an untrusted graph runs it."""
-
-    kind: str
-    severity: str
-    what: str
-
-
-def _ops(names: str, danger: OpDanger) -> dict[str, OpDanger]:
-    return {name: danger for name in names.split()}
-
-
-PY_FUNC = OpDanger("py-func", SEVERITY_HIGH, "calls a Python function by token in the loading process")
-FILE_WRITE = OpDanger("file-write", SEVERITY_HIGH, "writes files")
-FILE_READ = OpDanger("file-read", SEVERITY_MEDIUM, "reads files")
-NETWORK = OpDanger("network", SEVERITY_HIGH, "talks over the network")
-CONSOLE = OpDanger("console", SEVERITY_LOW, "prints to the console or log")
-DEBUG_IO = OpDanger("debug-io", SEVERITY_MEDIUM, "debugger op: sends tensors to the file:// or grpc:// URLs it names")
-
-DANGEROUS_OPS: dict[str, OpDanger] = {
-    **_ops("PyFunc PyFuncStateless EagerPyFunc", PY_FUNC),
-    **_ops(
-        "WriteFile Save SaveV2 SaveSlices MergeV2Checkpoints "
-        "CreateSummaryFileWriter CreateSummaryDbWriter WriteSummary WriteScalarSummary WriteHistogramSummary "
-        "WriteImageSummary WriteAudioSummary WriteGraphSummary WriteRawProtoSummary ImportEvent "
-        "SaveDataset SaveDatasetV2 DatasetToTFRecord ExperimentalDatasetToTFRecord "
-        "SnapshotDataset SnapshotDatasetV2 CacheDataset CacheDatasetV2",
-        FILE_WRITE,
-    ),
-    **_ops(
-        "ReadFile MatchingFiles MatchingFilesDataset Restore RestoreV2 RestoreSlice "
-        "FixedLengthRecordReader FixedLengthRecordReaderV2 TFRecordReader TFRecordReaderV2 TextLineReader "
-        "TextLineReaderV2 WholeFileReader WholeFileReaderV2 LMDBReader "
-        "TFRecordDataset TFRecordDatasetV2 TextLineDataset FixedLengthRecordDataset FixedLengthRecordDatasetV2 "
-        "LMDBDataset ExperimentalLMDBDataset CSVDataset CSVDatasetV2 ExperimentalCSVDataset SqlDataset "
-        "ExperimentalSqlDataset LoadDataset InitializeTableFromTextFile InitializeTableFromTextFileV2 "
-        "ImmutableConst LoadAndRemapMatrix GenerateVocabRemapping",
-        FILE_READ,
-    ),
-    **_ops(
-        "Rpc TryRpc RpcCall RpcClient RpcServer RpcServerStart RpcServerRegister RpcCheckStatus RpcGetValue "
-        "DataServiceDataset DataServiceDatasetV2 DataServiceDatasetV3 DataServiceDatasetV4 RegisterDataset "
-        "RegisterDatasetV2 DistributedSave",
-        NETWORK,
-    ),
-    **_ops("Print PrintV2", CONSOLE),
-    **_ops(
-        "DebugIdentity DebugIdentityV2 DebugIdentityV3 DebugNanCount DebugNumericSummary DebugNumericSummaryV2",
-        DEBUG_IO,
-    ),
-}
-"""Ops that reach outside the computation: the file system, the network, the console, Python.
-Names from tensorflow/core/ops (io_ops, logging_ops, summary_ops, script_ops, debug_ops, dataset ops,
-lookup_ops, rpc_ops)."""
-
-CHECKPOINT_IO_OPS = frozenset({"SaveV2", "Save", "SaveSlices", "MergeV2Checkpoints", "RestoreV2", "Restore", "RestoreSlice"})
-"""The saver's own machinery: expected when only the saver reaches it."""
-
-MAX_LABELS_IN_DETAIL = 3
 
 
 @dataclass(frozen=True)
@@ -201,28 +129,50 @@ class MetaGraphModel:
     roots: list[Root] = field(default_factory=list)
     asset_filenames: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    signatures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """name -> method_name, inputs, outputs (sorted input and output keys)."""
+    tensorflow_version: str = ""
+    tensorflow_git_version: str = ""
+    problems: list[str] = field(default_factory=list)
+    """Object-graph references outside the node list: TensorFlow could not load this meta graph."""
+
+    @property
+    def ops(self) -> set[str]:
+        """Op types the graph and its functions use, library function names excluded."""
+        used = {n.op for n in self.graph.values()} | {n.op for nodes in self.functions.values() for n in nodes}
+        return {op for op in used if op and op not in self.functions}
 
 
-def read_saved_model_graphs(pb: Path, display: str) -> list[MetaGraphModel]:
+@dataclass(frozen=True)
+class SavedModelProto:
+    """A decoded `saved_model.pb`."""
+
+    schema_version: int
+    meta_graphs: list[MetaGraphModel]
+
+
+def read_saved_model_pb(pb: Location) -> SavedModelProto:
     """Decode every meta graph of a binary saved_model.pb into call graphs with their roots.
 
     Raises:
-        CorruptArtifact: the bytes are not a SavedModel, or the object graph references nodes
-            outside its node list.
+        CorruptArtifact: the bytes are not a SavedModel.
         UnreadableArtifact: the file cannot be read.
     """
-    what = f"{display}: {pb.name}"
-    data = _read_bounded(pb, what)
-    fields = pw.parse_message(data, what)
-    return [
-        _read_meta_graph(raw, i, f"{what}: meta graph {i}")
-        for i, raw in enumerate(pw.get_repeated_bytes(fields, SAVED_MODEL_META_GRAPHS, what))
-    ]
+    what = pb.display
+    fields = pw.parse_message(read_bounded(pb, what), what)
+    return SavedModelProto(
+        schema_version=pw.get_int(fields, SAVED_MODEL_SCHEMA_VERSION, what),
+        meta_graphs=[
+            _read_meta_graph(raw, i, f"{what}: meta graph {i}")
+            for i, raw in enumerate(pw.get_repeated_bytes(fields, SAVED_MODEL_META_GRAPHS, what))
+        ],
+    )
 
 
-def _read_bounded(path: Path, what: str) -> bytes:
+def read_bounded(path: Location, what: str) -> bytes:
+    """The bytes of a protocol buffer file, refused past the 2 GiB no protobuf can exceed."""
     try:
-        size = path.stat().st_size
+        size = path.size()
         if size > MAX_PROTO_BYTES:
             raise CorruptArtifact(f"{what}: {size} bytes is larger than any protocol buffer can be")
         return path.read_bytes()
@@ -233,7 +183,13 @@ def _read_bounded(path: Path, what: str) -> bytes:
 def _read_meta_graph(raw: memoryview, index: int, context: str) -> MetaGraphModel:
     meta = pw.parse_message(raw, context)
     info = pw.parse_message(pw.get_bytes(meta, META_INFO_DEF, context) or b"", context)
-    model = MetaGraphModel(index=index, tags=tuple(pw.get_repeated_str(info, INFO_TAGS, context)))
+    model = MetaGraphModel(
+        index=index,
+        tags=tuple(pw.get_repeated_str(info, INFO_TAGS, context)),
+        signatures=_read_signatures(meta, context),
+        tensorflow_version=pw.get_str(info, INFO_TENSORFLOW_VERSION, context),
+        tensorflow_git_version=pw.get_str(info, INFO_TENSORFLOW_GIT_VERSION, context),
+    )
     graph = pw.parse_message(pw.get_bytes(meta, META_GRAPH_DEF, context) or b"", f"{context}: graph_def")
     library = pw.parse_message(pw.get_bytes(graph, GRAPH_LIBRARY, context) or b"", f"{context}: library")
     for raw_function in pw.get_repeated_bytes(library, LIBRARY_FUNCTION, context):
@@ -356,7 +312,8 @@ def _restored_roots(meta: pw.Message, model: MetaGraphModel, context: str) -> li
             check += [pw.get_int(saveable, n, what, signed=True) for n in (SAVEABLE_SAVE_FUNCTION, SAVEABLE_RESTORE_FUNCTION) if n in saveable]
         bad = [x for x in check if not 0 <= x < len(nodes)]
         if bad:
-            raise CorruptArtifact(f"{what}: node {i} references node {bad[0]}, but the object graph has {len(nodes)} nodes")
+            model.problems.append(f"{what}: node {i} references node {bad[0]}, but the object graph has {len(nodes)} nodes")
+            return []
         children.append(refs)
     paths = _first_paths(children)
     roots: list[Root] = []
@@ -408,123 +365,22 @@ def _first_paths(children: list[list[tuple[int, str]]]) -> list[str | None]:
     return paths
 
 
-# --- reachability ---------------------------------------------------------------------------------
-
-
-def _node_name(tensor: str) -> str:
-    name = tensor[1:] if tensor.startswith("^") else tensor
-    return name.split(":", 1)[0]
-
-
-def _reach(model: MetaGraphModel, root: Root) -> tuple[set[str], set[str]]:
-    """The graph nodes and library functions a root runs."""
-    graph_seen: set[str] = set()
-    stack = [_node_name(t) for t in root.tensors]
-    called: list[str] = list(root.functions)
-    while stack:
-        name = stack.pop()
-        if name in graph_seen or name not in model.graph:
-            continue
-        graph_seen.add(name)
-        node = model.graph[name]
-        stack.extend(_node_name(i) for i in node.inputs)
-        called.extend(node.calls)
-        if node.op in model.functions:
-            called.append(node.op)
-    functions_seen: set[str] = set()
-    while called:
-        name = called.pop()
-        if name in functions_seen or name not in model.functions:
-            continue
-        functions_seen.add(name)
-        for node in model.functions[name]:
-            called.extend(node.calls)
-            if node.op in model.functions:
-                called.append(node.op)
-    return graph_seen, functions_seen
-
-
-def find_dangerous_ops(models: list[MetaGraphModel]) -> list[Finding]:
-    """Findings for every dangerous op, with the roots that reach it (unreachable ones as info).
-
-    Args:
-        models: the meta graphs of one SavedModel.
-    """
-    findings: list[Finding] = []
-    for model in models:
-        prefix = f"meta_graph[{model.index}]:" if len(models) > 1 else ""
-        dangerous_graph = {n.name: n for n in model.graph.values() if n.op in DANGEROUS_OPS}
-        dangerous_functions = {
-            f: [n for n in nodes if n.op in DANGEROUS_OPS] for f, nodes in model.functions.items()
+def _read_signatures(meta: pw.Message, context: str) -> dict[str, dict[str, Any]]:
+    signatures = {}
+    for raw_entry in pw.get_repeated_bytes(meta, META_SIGNATURE_DEF, context):
+        entry = pw.parse_message(raw_entry, f"{context}: signature_def")
+        name = pw.get_str(entry, MAP_KEY, context)
+        body = pw.parse_message(pw.get_bytes(entry, MAP_VALUE, context) or b"", f"{context}: signature {name!r}")
+        signatures[name] = {
+            "method_name": pw.get_str(body, SIGNATURE_METHOD_NAME, context),
+            "inputs": _map_keys(body, SIGNATURE_INPUTS, context),
+            "outputs": _map_keys(body, SIGNATURE_OUTPUTS, context),
         }
-        reached_by: dict[tuple[str, str], list[Root]] = {}
-        for root in model.roots:
-            graph_seen, functions_seen = _reach(model, root)
-            for name in graph_seen & dangerous_graph.keys():
-                reached_by.setdefault(("graph", name), []).append(root)
-            for function in functions_seen:
-                for node in dangerous_functions[function]:
-                    reached_by.setdefault((function, node.name), []).append(root)
-        located = [("graph", n) for n in dangerous_graph.values()]
-        located += [(f, n) for f, nodes in dangerous_functions.items() for n in nodes]
-        for container, node in located:
-            danger = DANGEROUS_OPS[node.op]
-            location = f"{prefix}{container}/{node.name}"
-            roots = reached_by.get((container, node.name), [])
-            if not roots:
-                findings.append(
-                    Finding(SEVERITY_INFO, "unreachable-op", location,
-                            f"{node.op} {danger.what}, but no signature, restored function or saver reaches it")
-                )
-                continue
-            if node.op in CHECKPOINT_IO_OPS and all(r.kind == ROOT_SAVER for r in roots):
-                continue
-            findings.append(Finding(danger.severity, danger.kind, location, f"{node.op} {danger.what}; {_reached_text(roots)}"))
-    return findings
+    return signatures
 
 
-def _reached_text(roots: list[Root]) -> str:
-    labels = sorted({r.label for r in roots})
-    shown = ", ".join(labels[:MAX_LABELS_IN_DETAIL])
-    more = f" and {len(labels) - MAX_LABELS_IN_DETAIL} more" if len(labels) > MAX_LABELS_IN_DETAIL else ""
-    return f"reached from {shown}{more}"
-
-
-# --- text format and Keras metadata -------------------------------------------------------------------
-
-_TEXT_OP = re.compile(r'\bop:\s*"([A-Za-z0-9_>.]+)"')
-
-
-def find_dangerous_ops_in_text(pbtxt: Path, display: str) -> list[Finding]:
-    """Dangerous ops named anywhere in a text-format saved_model.pbtxt (reachability is not computed)."""
-    text = _read_bounded(pbtxt, f"{display}: {pbtxt.name}").decode("utf-8", errors="replace")
-    findings = []
-    for op in sorted({m.group(1) for m in _TEXT_OP.finditer(text)} & DANGEROUS_OPS.keys()):
-        danger = DANGEROUS_OPS[op]
-        findings.append(
-            Finding(danger.severity, danger.kind, f"{pbtxt.name}: op {op}",
-                    f"{op} {danger.what} (text format: reachability not computed, so the saver's own I/O counts too)")
-        )
-    return findings
-
-
-def find_code_in_keras_metadata(path: Path, display: str) -> list[Finding]:
-    """Findings for the Keras layer configs tf_keras stores in a SavedModel's keras_metadata.pb.
-
-    tf_keras' `load_model` rebuilds layers from these JSON configs, Lambda bytecode included.
-    """
-    what = f"{display}: {path.name}"
-    fields = pw.parse_message(_read_bounded(path, what), what)
-    findings: list[Finding] = []
-    for raw in pw.get_repeated_bytes(fields, KERAS_METADATA_NODES, what):
-        node = pw.parse_message(raw, what)
-        node_path = pw.get_str(node, KERAS_NODE_PATH, what)
-        text = pw.get_str(node, KERAS_NODE_METADATA, what)
-        try:
-            config = json.loads(text) if text else None
-        except (json.JSONDecodeError, RecursionError):
-            raise CorruptArtifact(f"{what}: metadata of {node_path!r} is not JSON") from None
-        for danger in find_code_in_config(config):
-            where = f"{path.name}:{node_path}" + ("" if danger.location == "<root>" else f".{danger.location}")
-            findings.append(Finding(danger.severity, danger.kind, where, danger.detail))
-    return findings
+def _map_keys(message: pw.Message, number: int, context: str) -> list[str]:
+    return sorted(
+        pw.get_str(pw.parse_message(raw, context), MAP_KEY, context)
+        for raw in pw.get_repeated_bytes(message, number, context)
+    )

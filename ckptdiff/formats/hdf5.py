@@ -1,0 +1,216 @@
+"""HDF5 as Keras files use it: the signature, the guarded opener, attribute decoding and dataset entries.
+
+Shared by the legacy Keras H5 kind, the Keras 3 `.weights.h5` kind and the weights member of `.keras`
+archives; h5_safety closes the holes through which a damaged file could hang or exhaust HDF5.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import h5py
+import numpy as np
+
+from ckptdiff.artifact import Group, TensorEntry
+from ckptdiff.errors import CorruptArtifact, NotHdf5, one_line
+from ckptdiff.formats.h5_safety import check_dataset_fits, check_global_heaps
+from ckptdiff.formats.sources import H5DatasetSource
+from ckptdiff.storage import Location
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+MAX_USER_BLOCK = 1 << 20
+"""HDF5 allows a user block before the signature: at 512, 1024, 2048, ... bytes, up to this far."""
+DTYPE_ATTR = "dtype"
+"""Keras 3 stores bfloat16 as 2-byte opaque data and names the real dtype in this dataset attribute."""
+MAX_LISTED_IN_NOTE = 5
+
+# h5py raises these for damaged files (bad B-tree nodes, truncated heaps, dangling links).
+H5_ERRORS: tuple[type[BaseException], ...] = (OSError, KeyError, RuntimeError, ValueError)
+
+
+def is_hdf5(location: Location) -> bool:
+    """True when the file starts with the HDF5 signature, or carries it after a user block; never raises."""
+    try:
+        if location.read_range(0, 8) == HDF5_SIGNATURE:
+            return True
+        size = location.size()
+        offset = 512
+        while offset + 8 <= size and offset <= MAX_USER_BLOCK:
+            if location.read_range(offset, 8) == HDF5_SIGNATURE:
+                return True
+            offset *= 2
+    except OSError:
+        return False
+    return False
+
+
+def open_hdf5_readonly(path: Location | BinaryIO, display: str, *, member: str | None = None) -> h5py.File:
+    """Open an HDF5 file (a location, or a binary file-like object) read-only, mapping h5py errors to ours.
+
+    Args:
+        path: a location (opened by its local path when it has one), or a seekable binary file-like object.
+        display: the user-facing name, for messages.
+        member: the archive member being opened, when it is one (`model.weights.h5`).
+
+    Raises:
+        NotHdf5: the bytes are not HDF5.
+        CorruptArtifact: they are HDF5 but h5py cannot open them.
+    """
+    target: Path | BinaryIO
+    if isinstance(path, Location):
+        target = path.local_path or path.open_binary()
+    else:
+        target = path
+    try:
+        check_global_heaps(target, display)
+        return h5py.File(target, "r")
+    except H5_ERRORS as exc:
+        subject = f"member {member} is " if member else ""
+        if not _has_hdf5_signature(target):
+            raise NotHdf5(f"{display}: {subject}not an HDF5 file ({one_line(exc)})") from None
+        damaged = "a damaged HDF5 file" if member else "damaged HDF5 file"
+        raise CorruptArtifact(f"{display}: {subject}{damaged} ({one_line(exc)})") from None
+
+
+def _has_hdf5_signature(path: Path | Any) -> bool:
+    try:
+        if isinstance(path, (str, Path)):
+            return h5py.is_hdf5(path)
+        path.seek(0)
+        return path.read(8) == HDF5_SIGNATURE
+    except (OSError, ValueError):
+        return False
+
+
+def decode_text(value: Any, what: str, display: str) -> str:
+    """Decode a string attribute written as str, bytes or numpy bytes; anything else is corruption."""
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value[()]
+    if isinstance(value, (bytes, np.bytes_)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise CorruptArtifact(f"{display}: {what} is not UTF-8 text") from None
+    if isinstance(value, str):
+        return str(value)
+    raise CorruptArtifact(f"{display}: {what} is {type(value).__name__}, expected a string")
+
+
+def read_name_list(group: h5py.Group, name: str, display: str) -> list[str] | None:
+    """Read a Keras name-list attribute, joining the `name0`, `name1`, ... chunks of long lists.
+
+    Returns:
+        The names, or None when the attribute is absent.
+    """
+    attrs = group.attrs
+    if name in attrs:
+        chunks = [attrs[name]]
+    else:
+        chunks = []
+        while f"{name}{len(chunks)}" in attrs:
+            chunks.append(attrs[f"{name}{len(chunks)}"])
+        if not chunks:
+            return None
+    where = f"attribute {name} of {group.name}"
+    names: list[str] = []
+    for chunk in chunks:
+        if not isinstance(chunk, np.ndarray) or chunk.ndim != 1:
+            raise CorruptArtifact(
+                f"{display}: {where} is {type(chunk).__name__}, expected an array of names"
+            )
+        if chunk.size == 0:
+            continue  # Keras writes an empty list as an empty float64 array.
+        names.extend(decode_text(item, where, display) for item in chunk)
+    return names
+
+
+def dtype_name(dataset: h5py.Dataset) -> str:
+    """numpy-style dtype name of a dataset; `bfloat16` for Keras 3's tagged opaque data."""
+    dt = dataset.dtype
+    tagged = dataset.attrs.get(DTYPE_ATTR) if dt.kind == "V" else None
+    if isinstance(tagged, (bytes, np.bytes_)):
+        tagged = bytes(tagged).decode("utf-8", "replace")
+    if tagged == "bfloat16" and dt.itemsize == 2:
+        return "bfloat16"
+    if dt.kind in "SUO":
+        return "string"
+    return dt.name
+
+
+def dataset_source(dataset: h5py.Dataset) -> H5DatasetSource:
+    """An H5DatasetSource, viewing Keras 3's opaque bfloat16 bytes as bfloat16 when ml_dtypes exists."""
+    if dtype_name(dataset) == "bfloat16":
+        try:
+            import ml_dtypes  # a numpy dtype package; it does not import TensorFlow
+
+            return H5DatasetSource(dataset, view_dtype=np.dtype(ml_dtypes.bfloat16))
+        except ImportError:
+            return H5DatasetSource(dataset, view_dtype=np.dtype(np.uint16))
+    return H5DatasetSource(dataset)
+
+
+def make_h5_entry(dataset: h5py.Dataset, group: Group, paths: tuple[str, ...] = (), display: str | None = None) -> TensorEntry:
+    """A TensorEntry for one dataset, keyed by its full HDF5 path without the leading slash.
+
+    Raises:
+        CorruptArtifact: the dataset's declared shape and dtype do not fit the file (check_dataset_fits).
+    """
+    check_dataset_fits(dataset, display or str(dataset.file.filename))
+    shape = dataset.shape if dataset.shape is not None else ()
+    try:
+        nbytes: int | None = int(dataset.id.get_storage_size())
+    except H5_ERRORS:
+        nbytes = None
+    return TensorEntry(
+        key=dataset.name.lstrip("/"),
+        shape=tuple(int(d) for d in shape),
+        dtype=dtype_name(dataset),
+        group=group,
+        source=dataset_source(dataset),
+        paths=paths,
+        nbytes=nbytes,
+    )
+
+
+def resolve_dataset(group: h5py.Group, relpath: str) -> h5py.Dataset | str:
+    """Follow relpath below group through hard and soft links only.
+
+    Returns:
+        The dataset, or a short reason why there is none (missing, a group, an external link).
+        External links are never followed: they would make the reader open another file.
+    """
+    node: Any = group
+    parts = [p for p in relpath.split("/") if p not in ("", ".")]
+    if not parts:
+        return "empty weight name"
+    for part in parts:
+        if not isinstance(node, h5py.Group) or part not in node:
+            return "missing"
+        link = node.get(part, getlink=True)
+        if isinstance(link, h5py.ExternalLink):
+            return f"external link to {link.filename}:{link.path}, not followed"
+        if not isinstance(link, (h5py.HardLink, h5py.SoftLink)):
+            return "user-defined link, not followed"
+        node = node[part]
+    if not isinstance(node, h5py.Dataset):
+        return "a group, not a dataset"
+    return node
+
+
+def summarize(items: list[str]) -> str:
+    """`a, b, c` or `a, b, c, ... (12 in all)` for notes."""
+    shown = ", ".join(items[:MAX_LISTED_IN_NOTE])
+    return shown if len(items) <= MAX_LISTED_IN_NOTE else f"{shown}, ... ({len(items)} in all)"
+
+
+def all_datasets(h5: h5py.File) -> list[h5py.Dataset]:
+    """Every dataset reachable by hard links, in h5py's visit order."""
+    found: list[h5py.Dataset] = []
+
+    def visit(_name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset):
+            found.append(obj)
+
+    h5.visititems(visit)
+    return found

@@ -1,0 +1,133 @@
+"""Keras 3 `.weights.h5` files (`model.save_weights("x.weights.h5")`): the container layout, read with h5py.
+
+The layout and its conventions are described in keras3_layout.
+"""
+
+from __future__ import annotations
+
+import os
+
+import contextlib
+
+import h5py
+
+from ckptdiff.artifact import Artifact, Format
+from ckptdiff.errors import (
+    CkptdiffError,
+    CorruptArtifact,
+)
+from ckptdiff.formats.hdf5 import (
+    H5_ERRORS,
+    is_hdf5,
+    one_line,
+    open_hdf5_readonly,
+)
+from ckptdiff.formats.keras_h5 import LAYER_NAMES_ATTR, MODEL_WEIGHTS_GROUP
+from ckptdiff.formats.interface import ArtifactKind, Detection
+from ckptdiff.storage import Location, as_location
+from ckptdiff.formats.keras3_layout import KERAS3_ROOT_GROUPS, VARS_GROUP, read_keras3_layout
+from ckptdiff.integrity import IntegrityReport
+from ckptdiff.scan.interface import ScanResult
+
+def is_keras3_weights_file(path: Location | str | os.PathLike[str]) -> bool:
+    """Tell a Keras 3 `.weights.h5` layout from a legacy Keras H5 file, cheaply; never raises.
+
+    Args:
+        path: any file.
+
+    Returns:
+        True when the file is HDF5 without the legacy markers (`layer_names`, `model_weights`) and has
+        a Keras 3 root group (`layers`, `vars`, `optimizer`, `_layer_checkpoint_dependencies`) or, for
+        subclassed models, a `vars` group somewhere.
+    """
+    path = as_location(path)
+    try:
+        with h5py.File(path.local_path or path.open_binary(), "r") as h5:
+            if any(str(name).startswith(LAYER_NAMES_ATTR) for name in h5.attrs):
+                return False
+            if MODEL_WEIGHTS_GROUP in h5:
+                return False
+            if any(name in h5 for name in KERAS3_ROOT_GROUPS):
+                return True
+            return h5.visit(lambda name: True if name.rsplit("/", 1)[-1] == VARS_GROUP else None) is True
+    except Exception:  # noqa: BLE001 - a sniffing helper: anything unreadable is simply "not mine"
+        return False
+
+
+def read_keras_weights_h5(path: Location | str | os.PathLike[str], display: str) -> Artifact:
+    """Read a Keras 3 `.weights.h5` file (`model.save_weights`) without loading it into Keras.
+
+    Args:
+        path: the file.
+        display: the path as the user gave it.
+
+    Returns:
+        The artifact (format `keras-weights-h5`); it keeps the HDF5 file open until closed.
+
+    Raises:
+        NotHdf5: the file is not HDF5.
+        CorruptArtifact: h5py cannot read it, or an attribute has the wrong type.
+    """
+    path = as_location(path)
+    h5 = open_hdf5_readonly(path, display)
+    resources = contextlib.ExitStack()
+    resources.callback(h5.close)
+    try:
+        layout = read_keras3_layout(h5, display, config=None)
+    except CkptdiffError:
+        resources.close()
+        raise
+    except H5_ERRORS as exc:
+        resources.close()
+        raise CorruptArtifact(f"{display}: damaged HDF5 file ({one_line(exc)})") from None
+    metadata = {"kind": "weights-only", **layout.metadata()}
+    return Artifact(
+        path=display,
+        format=Format.KERAS_WEIGHTS_H5,
+        entries=layout.entries,
+        resolved=path.display,
+        location=path,
+        layers=layout.layers,
+        metadata=metadata,
+        notes=layout.notes,
+        resources=resources,
+    )
+
+
+
+class KerasWeightsH5Kind(ArtifactKind):
+    """Keras 3 `.weights.h5` files (HDF5 without the legacy markers, with Keras 3 containers)."""
+
+    name = "keras-weights-h5"
+    scanner_name = "keras-h5"
+    formats = (Format.KERAS_WEIGHTS_H5,)
+
+    def detect(self, location: Location) -> Detection | None:
+        if location.is_file() and is_hdf5(location) and is_keras3_weights_file(location):
+            return Detection(self, location)
+        return None
+
+    def open(self, location: Location, display: str) -> Artifact:
+        return read_keras_weights_h5(location, display)
+
+    def loader(self, artifact: Artifact) -> str:
+        return "keras3"
+
+    def verify(self, artifact: Artifact) -> IntegrityReport:
+        from ckptdiff.formats.keras_h5 import verify_h5_datasets
+
+        return verify_h5_datasets(artifact)
+
+    def scan(self, location: Location, display: str) -> ScanResult:
+        """A weights file holds nothing that runs, unless someone added a config attribute to it."""
+        from ckptdiff.formats.keras_h5 import scan_h5_configs
+
+        findings, scanned = scan_h5_configs(location, display)
+        if scanned:
+            return ScanResult(Format.KERAS_H5, tuple(findings), tuple(scanned))
+        with self.open(location, display):
+            pass
+        return ScanResult(Format.KERAS_WEIGHTS_H5, (), ("HDF5 root attributes: no model_config (weights only)",))
+
+
+KIND = KerasWeightsH5Kind()
