@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from ckptdiff.artifact import TensorEntry  # noqa: E402
-from ckptdiff.readers.sources import ArraySource, H5DatasetSource  # noqa: E402
+from ckptdiff.formats.sources import ArraySource, H5DatasetSource  # noqa: E402
 from ckptdiff.stats.fresh import assess_init  # noqa: E402
 from ckptdiff.stats.initializers import INITIALIZER_ATTRIBUTES  # noqa: E402
 from ckptdiff.stats.moments import compute_stats  # noqa: E402

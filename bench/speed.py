@@ -82,7 +82,7 @@ def generate() -> dict[str, Path]:
 
 STATS_PASS = """
 import statistics, sys, time
-from ckptdiff.readers import open_artifact
+from ckptdiff.formats import open_artifact
 from ckptdiff.stats.parallel import compute_all_stats
 times = []
 with open_artifact(sys.argv[1]) as art:
@@ -140,7 +140,7 @@ t1 = time.perf_counter()
 from ckptdiff.live.spec import load_live_model
 live = load_live_model(sys.argv[2])
 t2 = time.perf_counter()
-from ckptdiff.readers import open_artifact
+from ckptdiff.formats import open_artifact
 from ckptdiff.check import check_restore
 from ckptdiff.report.json import render_check_json
 with open_artifact(sys.argv[1]) as art:
