@@ -3,35 +3,28 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import Callable
 
-from ckptdiff.artifact import Artifact, Format, TensorEntry
+from ckptdiff.artifact import Artifact, Group, TensorEntry
 from ckptdiff.errors import CkptdiffError
 from ckptdiff.inspect import describe_artifact
 from ckptdiff.live.model import LiveModel
+from ckptdiff.match import EMULATORS
 from ckptdiff.match import hints as hint_search
-from ckptdiff.match.by_name import match_by_name
-from ckptdiff.match.h5_layers import match_h5_name, match_h5_order
 from ckptdiff.match.interface import (
     DTYPE_MISMATCH,
-    LOADER_BY_NAME,
-    LOADER_DESCRIPTIONS,
-    LOADER_H5_NAME,
-    LOADER_H5_ORDER,
-    LOADER_KERAS3,
-    LOADER_OBJECT_GRAPH,
     MATCHED,
     MISSING,
     PARTIAL,
+    RESTORED,
     SHAPE_MISMATCH,
     UNEXPECTED,
+    LoaderEmulator,
     LoaderResult,
 )
-from ckptdiff.match.keras3 import match_keras3
-from ckptdiff.match.object_graph import match_object_graph, slot_coverage
-from ckptdiff.stats.parallel import assess_all, compute_all_stats
 from ckptdiff.report.interface import (
     CheckReport,
     HintInfo,
@@ -40,6 +33,8 @@ from ckptdiff.report.interface import (
     UnexpectedFinding,
     VariableFinding,
 )
+from ckptdiff.stats.fresh import Verdict
+from ckptdiff.stats.parallel import assess_all, compute_all_stats
 
 LOADER_AUTO = "auto"
 FRESH = "fresh"
@@ -47,14 +42,6 @@ NONFINITE = "nonfinite"
 DEFAULT_FAIL_ON = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL)
 FAIL_ON_CHOICES = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, UNEXPECTED, FRESH, NONFINITE)
 SUMMARY_KEYS = (MATCHED, MISSING, UNEXPECTED, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, FRESH, NONFINITE)
-
-_MATCHERS: dict[str, Callable[[Artifact, LiveModel], LoaderResult]] = {
-    LOADER_OBJECT_GRAPH: match_object_graph,
-    LOADER_BY_NAME: match_by_name,
-    LOADER_H5_ORDER: match_h5_order,
-    LOADER_H5_NAME: match_h5_name,
-    LOADER_KERAS3: match_keras3,
-}
 
 
 def choose_loader(artifact: Artifact) -> str:
@@ -64,12 +51,17 @@ def choose_loader(artifact: Artifact) -> str:
     return kind_of(artifact).loader(artifact)
 
 
+def emulator_for(artifact: Artifact, loader: str = LOADER_AUTO) -> LoaderEmulator:
+    """The emulator of one loader, or of the one `auto` picks for the artifact kind."""
+    chosen = choose_loader(artifact) if loader == LOADER_AUTO else loader
+    if chosen not in EMULATORS:
+        raise CkptdiffError(f"unknown loader {loader!r}")
+    return EMULATORS[chosen]
+
+
 def run_loader(artifact: Artifact, live: LiveModel, loader: str = LOADER_AUTO) -> LoaderResult:
     """Emulate one loader (or the one `auto` picks for the artifact kind) restoring artifact into live."""
-    chosen = choose_loader(artifact) if loader == LOADER_AUTO else loader
-    if chosen not in _MATCHERS:
-        raise CkptdiffError(f"unknown loader {loader!r}")
-    return _MATCHERS[chosen](artifact, live)
+    return emulator_for(artifact, loader).match(artifact, live)
 
 
 def _ignored(patterns: tuple[str, ...], *names: str | None) -> bool:
@@ -101,10 +93,11 @@ def check_restore(
     Returns:
         The check report.
     """
-    result = run_loader(artifact, live, loader)
-    chosen = result.loader
-    entries = {e.key: e for e in artifact.entries}
-    second = match_h5_name(artifact, live) if chosen == LOADER_H5_ORDER else None
+    emulator = emulator_for(artifact, loader)
+    result = emulator.match(artifact, live)
+    entries = artifact.by_key
+    other_loader = emulator.second_opinion()
+    second = other_loader.match(artifact, live) if other_loader is not None else None
 
     variables = []
     for pairing in result.pairings:
@@ -140,8 +133,9 @@ def check_restore(
         e for e in artifact.entries if e.key not in result.consumed and not _ignored(ignore, e.key, *e.paths)
     ]
     unexpected = tuple(UnexpectedFinding(e.key, e.group, tuple(e.shape), e.dtype) for e in unexpected_entries)
-    partial = tuple(_partial_layers(variables)) + tuple(_partial_optimizer(artifact, live, result, ignore))
-    hints = _hints(live, result, variables, unexpected_entries, entries, second)
+    ignored = functools.partial(_ignored, ignore)
+    partial = tuple(_partial_layers(variables)) + tuple(emulator.partial_findings(artifact, live, result, ignored))
+    hints = _hints(emulator, live, result, variables, unexpected_entries, entries, second)
 
     counts = Counter(v.status for v in variables)
     summary = {key: 0 for key in SUMMARY_KEYS}
@@ -149,9 +143,9 @@ def check_restore(
     summary[UNEXPECTED] = len(unexpected)
     summary[PARTIAL] = len(partial)
     # Optimizer hyper-parameters and counters equal their initial values by design: only model weights count.
-    summary[FRESH] = sum(1 for v in variables if v.group == "model" and v.init is not None and v.init.verdict == FRESH)
+    summary[FRESH] = sum(1 for v in variables if v.group == Group.MODEL and v.init is not None and v.init.verdict == Verdict.FRESH)
     summary[NONFINITE] = sum(1 for v in variables if v.nonfinite)
-    unexpected_model = sum(1 for u in unexpected if u.group == "model")
+    unexpected_model = sum(1 for u in unexpected if u.group == Group.MODEL)
     failing = {
         status: (unexpected_model if status == UNEXPECTED else summary.get(status, 0)) for status in fail_on
     }
@@ -164,13 +158,13 @@ def check_restore(
             f"{len(result.out_of_scope)} live variable(s) this loader never saves or restores are left out "
             f"(optimizer state, seed generators): {names}{more}",
         )
-    if second is not None:
-        notes = notes + (f"second pass: {LOADER_DESCRIPTIONS[LOADER_H5_NAME]} ({second.outcome})",)
+    if other_loader is not None and second is not None:
+        notes = notes + (f"second pass: {other_loader.description} ({second.outcome})",)
     return CheckReport(
         artifact=describe_artifact(artifact),
         model=ModelInfo(live.spec, live.kind, live.name, len(live.variables), live.notes),
-        loader=chosen,
-        loader_description=LOADER_DESCRIPTIONS[chosen],
+        loader=emulator.name,
+        loader_description=emulator.description,
         anchor=result.anchor,
         outcome=result.outcome,
         variables=tuple(variables),
@@ -192,7 +186,7 @@ def _assess_restored(
     progress: Callable[[int], None] | None = None,
 ) -> list[VariableFinding]:
     """Statistics and the fresh-init verdict of what each restored variable would receive."""
-    restored = [f for f in variables if f.status in (MATCHED, DTYPE_MISMATCH) and f.key in entries]
+    restored = [f for f in variables if f.status in RESTORED and f.key in entries]
     chosen = [entries[f.key] for f in restored]  # type: ignore[index]
     stats = compute_all_stats(chosen, progress=progress)
     verdicts = assess_all(
@@ -215,15 +209,15 @@ def _partial_layers(variables: list[VariableFinding]) -> list[PartialFinding]:
     """Layers (or parent scopes) where some variables are restored and others are not; optimizer state is not a layer."""
     by_owner: dict[str, list[VariableFinding]] = defaultdict(list)
     for v in variables:
-        if v.group == "optimizer":
+        if v.group == Group.OPTIMIZER:
             continue
         owner = v.layer or (v.path.rsplit("/", 1)[0] if "/" in v.path else "")
         if owner:
             by_owner[owner].append(v)
     found = []
     for owner, members in by_owner.items():
-        restored = tuple(v.path for v in members if v.status in (MATCHED, DTYPE_MISMATCH))
-        not_restored = tuple(v.path for v in members if v.status not in (MATCHED, DTYPE_MISMATCH))
+        restored = tuple(v.path for v in members if v.status in RESTORED)
+        not_restored = tuple(v.path for v in members if v.status not in RESTORED)
         if restored and not_restored:
             found.append(
                 PartialFinding(
@@ -237,46 +231,8 @@ def _partial_layers(variables: list[VariableFinding]) -> list[PartialFinding]:
     return found
 
 
-def _partial_optimizer(
-    artifact: Artifact, live: LiveModel, result: LoaderResult, ignore: tuple[str, ...]
-) -> list[PartialFinding]:
-    """Optimizer slots stored for only some of the restored trainable variables (a resume restarts the rest at zero)."""
-    if result.loader != LOADER_OBJECT_GRAPH or artifact.object_graph is None:
-        return []
-    coverage = slot_coverage(artifact)
-    if not coverage:
-        return []
-    graph = artifact.object_graph
-    covered_keys = {}
-    for node_id, slots in coverage.items():
-        for attr in graph.nodes[node_id].attributes:
-            if attr.name == "VARIABLE_VALUE":
-                covered_keys[attr.checkpoint_key] = slots
-    restored = [
-        (live.variables[p.variable], p.key)
-        for p in result.pairings
-        if p.status == MATCHED and live.variables[p.variable].trainable and not _ignored(ignore, live.variables[p.variable].path, p.key)
-    ]
-    with_slots = tuple(v.path for v, key in restored if key in covered_keys)
-    without = tuple(v.path for v, key in restored if key not in covered_keys)
-    if not with_slots or not without:
-        return []
-    slot_names = sorted({s for slots in covered_keys.values() for s in slots})
-    return [
-        PartialFinding(
-            object="optimizer",
-            kind="optimizer",
-            restored=with_slots,
-            not_restored=without,
-            detail=(
-                f"optimizer slots ({', '.join(slot_names)}) cover {len(with_slots)} of {len(restored)} restored trainable "
-                f"variables; resuming training restarts the others' moments at zero"
-            ),
-        )
-    ]
-
-
 def _hints(
+    emulator: LoaderEmulator,
     live: LiveModel,
     result: LoaderResult,
     variables: list[VariableFinding],
@@ -290,33 +246,14 @@ def _hints(
         for f in variables
         if f.status == MISSING and f.key is None
     ]
-    found = hint_search.find_rewrites(missing, unexpected)
-    if result.loader in (LOADER_H5_NAME, LOADER_H5_ORDER):
-        # In an H5 file the differing component is a layer name: the remedy is naming the layer, not a
-        # checkpoint assignment map.
-        found = [
-            replace(
-                h,
-                kind="rename",
-                message=f"layer renamed: file layer '{h.rewrite[0]}' is model layer '{h.rewrite[1]}' "
-                f"({len(h.pairs)} weight(s)); give the model layer the file's name, or load by layer order",
-                assignment_map=None,
-                rename=None,
-            )
-            if h.rewrite and "/" not in h.rewrite[0] + h.rewrite[1]
-            else h
-            for h in found
-        ]
+    found = emulator.reword_hints(hint_search.find_rewrites(missing, unexpected))
     explained = {by_path[p].index for h in found for p, _ in h.pairs if p in by_path}
     found += hint_search.find_same_shape_candidates([v for v, _ in missing], unexpected, explained)
-    shift = None
-    if result.loader == LOADER_OBJECT_GRAPH:
-        current = {p.variable: p.key for p in result.pairings}
-        shift = hint_search.find_layer_shift(list(live.variables), result.wanted, list(entries.values()), current)
-        if shift is not None:
-            found.append(shift)
+    shift = emulator.shift_hint(live, result, list(entries.values()))
+    if shift is not None:
+        found.append(shift)
     for f in variables:
-        if shift is not None and "layer_with_weights-" in (f.key or ""):
+        if shift is not None and emulator.shift_explains(f.key):
             continue  # the shift explains these mismatches better than a changed head would
         if f.status == SHAPE_MISMATCH and f.key in entries:
             h = hint_search.explain_shape_mismatch(live.variables[f.variable], entries[f.key])
@@ -330,10 +267,10 @@ def _hints(
                     kind="h5-name-disagrees",
                     message=(
                         f"load_weights(by_name=True) would treat {len(disagree)} variable(s) differently: "
-                        + "; ".join(f"{f.path}: {f.second_opinion[1]}" for f in disagree[:4])
+                        + "; ".join(f"{f.path}: {f.second_opinion[1]}" for f in disagree[:4] if f.second_opinion)
                         + (" ..." if len(disagree) > 4 else "")
                     ),
-                    pairs=tuple((f.path, f.second_opinion[2] or "") for f in disagree),
+                    pairs=tuple((f.path, f.second_opinion[2] or "") for f in disagree if f.second_opinion),
                 )
             )
     return tuple(HintInfo(h.kind, h.message, h.pairs, h.assignment_map, h.rename) for h in found)

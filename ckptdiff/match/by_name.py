@@ -5,7 +5,7 @@ from __future__ import annotations
 from ckptdiff.artifact import Artifact
 from ckptdiff.live.model import LiveModel
 from ckptdiff.match.compare import compare_entry
-from ckptdiff.match.interface import LOADER_BY_NAME, MATCHED, MISSING, LoaderResult, Pairing
+from ckptdiff.match.interface import LOADER_BY_NAME, LOADER_DESCRIPTIONS, MATCHED, MISSING, LoaderEmulator, LoaderResult, Pairing
 
 
 def match_by_name(artifact: Artifact, live: LiveModel) -> LoaderResult:
@@ -40,3 +40,13 @@ def match_by_name(artifact: Artifact, live: LiveModel) -> LoaderResult:
         outcome=outcome,
         wanted={var.index: var.name for var in live.variables},
     )
+
+
+class ByNameLoader(LoaderEmulator):
+    """tf.compat.v1.train.Saver.restore."""
+
+    name = LOADER_BY_NAME
+    description = LOADER_DESCRIPTIONS[LOADER_BY_NAME]
+
+    def match(self, artifact: Artifact, live: LiveModel) -> LoaderResult:
+        return match_by_name(artifact, live)

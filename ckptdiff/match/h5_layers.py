@@ -9,15 +9,18 @@ topological loader) stops at that weight.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ckptdiff.artifact import Artifact, LayerRecord, TensorEntry
 from ckptdiff.errors import CkptdiffError
 from ckptdiff.live.model import KIND_KERAS3, LiveLayer, LiveModel
 from ckptdiff.match.compare import compare_entry
+from ckptdiff.match.hints import Hint
 from ckptdiff.match.interface import (
+    LOADER_DESCRIPTIONS,
     LOADER_H5_NAME,
     LOADER_H5_ORDER,
+    LoaderEmulator,
     MATCHED,
     MISSING,
     LoaderResult,
@@ -140,3 +143,50 @@ def match_h5_name(artifact: Artifact, live: LiveModel) -> LoaderResult:
         plan.assigns_as_it_goes = False
     extra = {v: f"no layer named '{layer.name}' in the file" for layer in layers for v in layer.weights}
     return _finish(live, plan, LOADER_H5_NAME, consumed, extra)
+
+
+def _layer_rename_hints(hints: list[Hint]) -> list[Hint]:
+    """In an H5 file the differing component is a layer name: the remedy is naming the layer, not a
+    checkpoint assignment map."""
+    return [
+        replace(
+            h,
+            kind="rename",
+            message=f"layer renamed: file layer '{h.rewrite[0]}' is model layer '{h.rewrite[1]}' "
+            f"({len(h.pairs)} weight(s)); give the model layer the file's name, or load by layer order",
+            assignment_map=None,
+            rename=None,
+        )
+        if h.rewrite and "/" not in h.rewrite[0] + h.rewrite[1]
+        else h
+        for h in hints
+    ]
+
+
+class H5NameLoader(LoaderEmulator):
+    """Keras `load_weights(".h5", by_name=True)`."""
+
+    name = LOADER_H5_NAME
+    description = LOADER_DESCRIPTIONS[LOADER_H5_NAME]
+
+    def match(self, artifact: Artifact, live: LiveModel) -> LoaderResult:
+        return match_h5_name(artifact, live)
+
+    def reword_hints(self, hints: list[Hint]) -> list[Hint]:
+        return _layer_rename_hints(hints)
+
+
+class H5OrderLoader(LoaderEmulator):
+    """Keras `load_weights(".h5")`: layers with weights in order; `by_name=True` is the second opinion."""
+
+    name = LOADER_H5_ORDER
+    description = LOADER_DESCRIPTIONS[LOADER_H5_ORDER]
+
+    def match(self, artifact: Artifact, live: LiveModel) -> LoaderResult:
+        return match_h5_order(artifact, live)
+
+    def second_opinion(self) -> LoaderEmulator:
+        return H5NameLoader()
+
+    def reword_hints(self, hints: list[Hint]) -> list[Hint]:
+        return _layer_rename_hints(hints)

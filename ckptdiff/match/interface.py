@@ -1,16 +1,39 @@
-"""The data every loader emulator returns, and the statuses it uses."""
+"""The interface every loader emulator implements, the data it returns, and the restore statuses."""
 
 from __future__ import annotations
 
+import abc
+import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
 
-MATCHED = "matched"
-MISSING = "missing"
-SHAPE_MISMATCH = "shape_mismatch"
-DTYPE_MISMATCH = "dtype_mismatch"
-UNEXPECTED = "unexpected"
-PARTIAL = "partial"
+if TYPE_CHECKING:
+    from ckptdiff.artifact import Artifact, TensorEntry
+    from ckptdiff.live.model import LiveModel
+    from ckptdiff.match.hints import Hint
+    from ckptdiff.report.interface import PartialFinding
+
+
+class Status(enum.StrEnum):
+    """What a restore does with a variable (the first four) or finds beside them (the last two)."""
+
+    MATCHED = "matched"
+    MISSING = "missing"
+    SHAPE_MISMATCH = "shape_mismatch"
+    DTYPE_MISMATCH = "dtype_mismatch"
+    UNEXPECTED = "unexpected"
+    PARTIAL = "partial"
+
+
+MATCHED = Status.MATCHED
+MISSING = Status.MISSING
+SHAPE_MISMATCH = Status.SHAPE_MISMATCH
+DTYPE_MISMATCH = Status.DTYPE_MISMATCH
+UNEXPECTED = Status.UNEXPECTED
+PARTIAL = Status.PARTIAL
 VARIABLE_STATUSES = (MATCHED, MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH)
+RESTORED = (MATCHED, DTYPE_MISMATCH)
+"""Statuses under which the variable receives the entry's value."""
 
 LOADER_OBJECT_GRAPH = "object-graph"
 LOADER_BY_NAME = "by-name"
@@ -34,7 +57,7 @@ class Pairing:
 
     variable: int
     """Index into LiveModel.variables."""
-    status: str
+    status: Status
     """matched, missing, shape_mismatch or dtype_mismatch."""
     key: str | None = None
     """The artifact entry the loader pairs it with (None when nothing)."""
@@ -62,3 +85,36 @@ class LoaderResult:
     wanted: dict[int, str] = field(default_factory=dict)
     """For each variable, the artifact name the loader looks for (a key, an object path, a layer/weight
     name); hints compare these with the unexpected entries' names."""
+
+
+class LoaderEmulator(abc.ABC):
+    """One real loader: how it pairs, what the whole call does, and its hints in its own vocabulary."""
+
+    name: str
+    description: str
+
+    @abc.abstractmethod
+    def match(self, artifact: Artifact, live: LiveModel) -> LoaderResult:
+        """Emulate the loader restoring artifact into live."""
+
+    def second_opinion(self) -> LoaderEmulator | None:
+        """Another loader users commonly try on the same file, whose disagreements are worth naming."""
+        return None
+
+    def partial_findings(
+        self, artifact: Artifact, live: LiveModel, result: LoaderResult, ignored: Callable[..., bool]
+    ) -> list[PartialFinding]:
+        """Partial restores the loader's own machinery creates (optimizer slots for some variables only)."""
+        return []
+
+    def reword_hints(self, hints: list[Hint]) -> list[Hint]:
+        """The generic rewrite hints said in this loader's vocabulary (by default as they are)."""
+        return hints
+
+    def shift_hint(self, live: LiveModel, result: LoaderResult, entries: list[TensorEntry]) -> Hint | None:
+        """A shifted positional key that explains a run of wrong-layer loads, when the loader has one."""
+        return None
+
+    def shift_explains(self, key: str | None) -> bool:
+        """True when a found shift explains a mismatch on this key better than a changed head would."""
+        return False

@@ -15,7 +15,16 @@ from ckptdiff.artifact import Artifact
 from ckptdiff.errors import CkptdiffError
 from ckptdiff.live.model import LiveModel
 from ckptdiff.match.compare import compare_entry
-from ckptdiff.match.interface import DTYPE_MISMATCH, LOADER_KERAS3, MATCHED, MISSING, LoaderResult, Pairing
+from ckptdiff.match.interface import (
+    DTYPE_MISMATCH,
+    LOADER_DESCRIPTIONS,
+    LOADER_KERAS3,
+    MATCHED,
+    MISSING,
+    LoaderEmulator,
+    LoaderResult,
+    Pairing,
+)
 
 
 _VAR_KEY = re.compile(r"^(?:(?P<container>.*)/)?vars/(?P<index>\d+)$")
@@ -85,3 +94,13 @@ def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
     return LoaderResult(
         loader=LOADER_KERAS3, pairings=pairings, consumed=frozenset(consumed), outcome=outcome, wanted=wanted, out_of_scope=never
     )
+
+
+class Keras3Loader(LoaderEmulator):
+    """Keras 3 `load_weights` of a `.weights.h5` or `.keras`."""
+
+    name = LOADER_KERAS3
+    description = LOADER_DESCRIPTIONS[LOADER_KERAS3]
+
+    def match(self, artifact: Artifact, live: LiveModel) -> LoaderResult:
+        return match_keras3(artifact, live)

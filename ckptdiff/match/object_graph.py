@@ -4,6 +4,7 @@ children by local name, as TensorFlow's _CheckpointPosition binding does."""
 from __future__ import annotations
 
 from collections import deque
+from typing import Callable
 
 from ckptdiff.artifact import Artifact, ObjectGraph, TensorEntry
 from ckptdiff.errors import CkptdiffError
@@ -14,10 +15,14 @@ from ckptdiff.match.interface import (
     LOADER_OBJECT_GRAPH,
     MATCHED,
     MISSING,
+    LOADER_DESCRIPTIONS,
     SHAPE_MISMATCH,
+    LoaderEmulator,
     LoaderResult,
     Pairing,
 )
+from ckptdiff.match.hints import Hint, find_layer_shift
+from ckptdiff.report.interface import PartialFinding
 
 VARIABLE_VALUE = "VARIABLE_VALUE"
 _ANCHOR_DEPTH = 2
@@ -228,3 +233,64 @@ def slot_coverage(artifact: Artifact) -> dict[int, set[str]]:
         for slot in node.slot_variables:
             coverage.setdefault(slot.original_node_id, set()).add(slot.slot_name)
     return coverage
+
+
+def partial_optimizer(
+    artifact: Artifact, live: LiveModel, result: LoaderResult, ignored: Callable[..., bool]
+) -> list[PartialFinding]:
+    """Optimizer slots stored for only some of the restored trainable variables (a resume restarts the rest at zero)."""
+    if artifact.object_graph is None:
+        return []
+    coverage = slot_coverage(artifact)
+    if not coverage:
+        return []
+    graph = artifact.object_graph
+    covered_keys = {}
+    for node_id, slots in coverage.items():
+        for attr in graph.nodes[node_id].attributes:
+            if attr.name == VARIABLE_VALUE:
+                covered_keys[attr.checkpoint_key] = slots
+    restored = [
+        (live.variables[p.variable], p.key)
+        for p in result.pairings
+        if p.status == MATCHED and live.variables[p.variable].trainable and not ignored(live.variables[p.variable].path, p.key)
+    ]
+    with_slots = tuple(v.path for v, key in restored if key in covered_keys)
+    without = tuple(v.path for v, key in restored if key not in covered_keys)
+    if not with_slots or not without:
+        return []
+    slot_names = sorted({s for slots in covered_keys.values() for s in slots})
+    return [
+        PartialFinding(
+            object="optimizer",
+            kind="optimizer",
+            restored=with_slots,
+            not_restored=without,
+            detail=(
+                f"optimizer slots ({', '.join(slot_names)}) cover {len(with_slots)} of {len(restored)} restored trainable "
+                f"variables; resuming training restarts the others' moments at zero"
+            ),
+        )
+    ]
+
+
+class ObjectGraphLoader(LoaderEmulator):
+    """`tf.train.Checkpoint.restore` and tf_keras `load_weights` of a TF-format checkpoint."""
+
+    name = LOADER_OBJECT_GRAPH
+    description = LOADER_DESCRIPTIONS[LOADER_OBJECT_GRAPH]
+
+    def match(self, artifact: Artifact, live: LiveModel) -> LoaderResult:
+        return match_object_graph(artifact, live)
+
+    def partial_findings(
+        self, artifact: Artifact, live: LiveModel, result: LoaderResult, ignored: Callable[..., bool]
+    ) -> list[PartialFinding]:
+        return partial_optimizer(artifact, live, result, ignored)
+
+    def shift_hint(self, live: LiveModel, result: LoaderResult, entries: list[TensorEntry]) -> Hint | None:
+        current = {p.variable: p.key for p in result.pairings}
+        return find_layer_shift(list(live.variables), result.wanted, entries, current)
+
+    def shift_explains(self, key: str | None) -> bool:
+        return "layer_with_weights-" in (key or "")

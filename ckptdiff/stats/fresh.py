@@ -19,6 +19,8 @@ Score: a number in [0, 1], the strength of the evidence for the verdict.
 
 from __future__ import annotations
 
+import enum
+
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -55,10 +57,18 @@ from ckptdiff.stats.moments import TensorStats
 from ckptdiff.stats.sampling import read_all, read_flat
 from ckptdiff.stats.spectral import MP_MIN_SIDE
 
-VERDICT_FRESH = "fresh"
-VERDICT_TRAINED = "trained"
-VERDICT_INCONCLUSIVE = "inconclusive"
-VERDICTS = (VERDICT_FRESH, VERDICT_TRAINED, VERDICT_INCONCLUSIVE)
+class Verdict(enum.StrEnum):
+    """Whether a tensor's values look freshly initialised."""
+
+    FRESH = "fresh"
+    TRAINED = "trained"
+    INCONCLUSIVE = "inconclusive"
+
+
+VERDICT_FRESH = Verdict.FRESH
+VERDICT_TRAINED = Verdict.TRAINED
+VERDICT_INCONCLUSIVE = Verdict.INCONCLUSIVE
+VERDICTS = tuple(Verdict)
 MATCH_NONFINITE = "nonfinite"
 MATCH_LIVE_VALUE = "live_initial_value"
 MATCH_LSTM_BIAS = "zeros_with_unit_forget_bias"
@@ -78,7 +88,7 @@ EQUAL_ATOL = 1e-7
 class InitVerdict:
     """Whether one tensor's values look freshly initialised."""
 
-    verdict: str
+    verdict: Verdict
     """`fresh`, `trained` or `inconclusive`."""
     match: str | None
     """What the values look like: `zeros`, `glorot_uniform`, `truncated_normal(0.02)`, `orthogonal`,
