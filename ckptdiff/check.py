@@ -10,7 +10,6 @@ from typing import Callable
 
 from ckptdiff.artifact import Artifact, Group, TensorEntry
 from ckptdiff.errors import CkptdiffError
-from ckptdiff.inspect import describe_artifact
 from ckptdiff.live.model import LiveModel
 from ckptdiff.match import EMULATORS
 from ckptdiff.match import hints as hint_search
@@ -32,6 +31,7 @@ from ckptdiff.report.interface import (
     PartialFinding,
     UnexpectedFinding,
     VariableFinding,
+    describe_artifact,
 )
 from ckptdiff.stats.fresh import Verdict
 from ckptdiff.stats.parallel import assess_all, compute_all_stats
@@ -135,7 +135,7 @@ def check_restore(
     unexpected = tuple(UnexpectedFinding(e.key, e.group, tuple(e.shape), e.dtype) for e in unexpected_entries)
     ignored = functools.partial(_ignored, ignore)
     partial = tuple(_partial_layers(variables)) + tuple(emulator.partial_findings(artifact, live, result, ignored))
-    hints = _hints(emulator, live, result, variables, unexpected_entries, entries, second)
+    hints = _hints(emulator, live, result, variables, unexpected_entries, entries, (other_loader, second))
 
     counts = Counter(v.status for v in variables)
     summary = {key: 0 for key in SUMMARY_KEYS}
@@ -238,7 +238,7 @@ def _hints(
     variables: list[VariableFinding],
     unexpected: list[TensorEntry],
     entries: dict[str, TensorEntry],
-    second: LoaderResult | None,
+    second: tuple[LoaderEmulator | None, LoaderResult | None],
 ) -> tuple[HintInfo, ...]:
     by_path = {v.path: v for v in live.variables}
     missing = [
@@ -259,14 +259,15 @@ def _hints(
             h = hint_search.explain_shape_mismatch(live.variables[f.variable], entries[f.key])
             if h is not None:
                 found.append(h)
-    if second is not None:
+    other, _ = second
+    if other is not None:
         disagree = [f for f in variables if f.second_opinion is not None]
         if disagree:
             found.append(
                 hint_search.Hint(
-                    kind="h5-name-disagrees",
+                    kind=f"{other.name}-disagrees",
                     message=(
-                        f"load_weights(by_name=True) would treat {len(disagree)} variable(s) differently: "
+                        f"{other.call} would treat {len(disagree)} variable(s) differently: "
                         + "; ".join(f"{f.path}: {f.second_opinion[1]}" for f in disagree[:4] if f.second_opinion)
                         + (" ..." if len(disagree) > 4 else "")
                     ),

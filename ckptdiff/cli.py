@@ -16,12 +16,13 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import sys
 import traceback
+from dataclasses import replace
 from typing import Callable
 
 import click
 
 from ckptdiff import __version__
-from ckptdiff.errors import CkptdiffError, ExitCode
+from ckptdiff.errors import CkptdiffError, ExitCode, one_line
 
 FORMAT_CHOICES_INSPECT = ("table", "json")
 
@@ -52,17 +53,6 @@ def verify_option(func: Callable) -> Callable:
     )(func)
 
 
-def _with_integrity(text: str, output_format: str, integrity: list) -> str:
-    """The rendered report with the --verify section added (a JSON field, or lines after a table)."""
-    if not integrity:
-        return text
-    from ckptdiff.report.scan_render import add_integrity_json, render_integrity_table
-
-    if output_format == "json":
-        return add_integrity_json(text, integrity)
-    return text + render_integrity_table(integrity)
-
-
 def _progress_bar(artifact: object, label: str, quiet: bool, output_format: str):  # type: ignore[no-untyped-def]
     """A progress line over the artifact's values, shown on a terminal for table output only."""
     from ckptdiff.report.progress import ProgressBar
@@ -71,10 +61,6 @@ def _progress_bar(artifact: object, label: str, quiet: bool, output_format: str)
     total = sum(e.size for e in entries)
     bytes_per_value = max(1, sum(e.byte_size or 0 for e in entries) // max(total, 1))
     return ProgressBar.for_terminal(total, label, quiet=quiet, machine_output=output_format != "table", unit_bytes=bytes_per_value)
-
-
-def _integrity_failed(integrity: list) -> bool:
-    return any(not r.ok for r in integrity)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,9 +105,8 @@ def inspect(
 
         ckptdiff inspect sample_checkpoints/tf2 --verify --no-stats
     """
+    from ckptdiff.formats import open_artifact, verify_artifact
     from ckptdiff.inspect import inspect_artifact
-    from ckptdiff.formats import open_artifact
-    from ckptdiff.formats import verify_artifact
 
     with open_artifact(artifact) as art:
         bar = _progress_bar(art, "inspect", quiet, output_format)
@@ -131,16 +116,17 @@ def inspect(
             )
         finally:
             bar.close()
-        integrity = [verify_artifact(art)] if verify else []
+        if verify:
+            report = replace(report, integrity=(verify_artifact(art),))
     if output_format == "json":
         from ckptdiff.report.json import render_inspect_json
 
-        click.echo(_with_integrity(render_inspect_json(report), output_format, integrity), nl=False)
+        click.echo(render_inspect_json(report), nl=False)
     else:
         from ckptdiff.report.table import render_inspect_table
 
-        click.echo(_with_integrity(render_inspect_table(report), output_format, integrity), nl=False)
-    if _integrity_failed(integrity):
+        click.echo(render_inspect_table(report), nl=False)
+    if any(not r.ok for r in report.integrity):
         raise SystemExit(ExitCode.FINDINGS)
 
 
@@ -189,33 +175,31 @@ def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_
         ckptdiff check sample_checkpoints/scenarios/scope_mistake/model.ckpt --model sample_checkpoints/scenario_models.py:tf1_module
     """
     from ckptdiff.check import check_restore
+    from ckptdiff.formats import open_artifact, verify_artifact
     from ckptdiff.live.spec import load_live_model
-    from ckptdiff.formats import open_artifact
-    from ckptdiff.formats import verify_artifact
 
     with open_artifact(artifact) as art:
-        integrity = [verify_artifact(art)] if verify else []
+        integrity = (verify_artifact(art),) if verify else ()
         live = load_live_model(model_spec)
         bar = _progress_bar(art, "check", quiet, output_format)
         try:
             report = check_restore(art, live, loader=loader, fail_on=fail_on, ignore=ignore, progress=bar)
         finally:
             bar.close()
+        report = replace(report, integrity=integrity)
     if output_format == "json":
         from ckptdiff.report.json import render_check_json
 
-        click.echo(_with_integrity(render_check_json(report), output_format, integrity), nl=False)
+        click.echo(render_check_json(report), nl=False)
     elif output_format == "junit":
         from ckptdiff.report.junit import render_check_junit
 
         click.echo(render_check_junit(report), nl=False)
-        if integrity:  # XML has no room for it: the integrity section goes to stderr
-            click.echo(_with_integrity("", "table", integrity), nl=False, err=True)
     else:
         from ckptdiff.report.table import render_check_table
 
-        click.echo(_with_integrity(render_check_table(report), output_format, integrity), nl=False)
-    if not report.ok or _integrity_failed(integrity):
+        click.echo(render_check_table(report), nl=False)
+    if not report.ok or any(not r.ok for r in report.integrity):
         raise SystemExit(ExitCode.FINDINGS)
 
 
@@ -257,8 +241,7 @@ def diff(
         ckptdiff diff sample_checkpoints/tf2/ckpt-1 sample_checkpoints/tf2/ckpt-2 --only changed
     """
     from ckptdiff.diff import diff_artifacts
-    from ckptdiff.formats import open_artifact
-    from ckptdiff.formats import verify_artifact
+    from ckptdiff.formats import open_artifact, verify_artifact
 
     if atol < 0 or rtol < 0:
         raise click.BadParameter("tolerances must be >= 0")
@@ -273,16 +256,17 @@ def diff(
             report = diff_artifacts(a, b, atol=atol, rtol=rtol, progress=bar, live=live)
         finally:
             bar.close()
-        integrity = [verify_artifact(a), verify_artifact(b)] if verify else []
+        if verify:
+            report = replace(report, integrity=(verify_artifact(a), verify_artifact(b)))
     if output_format == "json":
         from ckptdiff.report.json import render_diff_json
 
-        click.echo(_with_integrity(render_diff_json(report, only), output_format, integrity), nl=False)
+        click.echo(render_diff_json(report, only), nl=False)
     else:
         from ckptdiff.report.table import render_diff_table
 
-        click.echo(_with_integrity(render_diff_table(report, only), output_format, integrity), nl=False)
-    if not report.identical or _integrity_failed(integrity):
+        click.echo(render_diff_table(report, only), nl=False)
+    if not report.identical or any(not r.ok for r in report.integrity):
         raise SystemExit(ExitCode.FINDINGS)
 
 
@@ -323,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(ExitCode.ERROR)
     except CkptdiffError as exc:
-        click.echo(f"ckptdiff: error: {_one_line(str(exc))}", err=True)
+        click.echo(f"ckptdiff: error: {one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(ExitCode.OK)
@@ -331,13 +315,10 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("CKPTDIFF_DEBUG"):
             traceback.print_exc()
         click.echo(
-            f"ckptdiff: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+            f"ckptdiff: internal error: {type(exc).__name__}: {one_line(str(exc))} "
             "(set CKPTDIFF_DEBUG=1 for details)",
             err=True,
         )
         sys.exit(ExitCode.ERROR)
     sys.exit(ExitCode.OK)
 
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
-from ckptdiff.artifact import Artifact, TensorEntry
-from ckptdiff.inspect import describe_artifact
+from ckptdiff.artifact import Artifact, Group, TensorEntry
 from ckptdiff.live.model import LiveModel
 from ckptdiff.match.align import align_entries, align_through_model
-from ckptdiff.report.interface import DiffReport, LayerChange, TensorDiff
+from ckptdiff.report.interface import DiffReport, DiffStatus, LayerChange, TensorDiff, describe_artifact
 from ckptdiff.stats.moments import is_numeric_dtype
 from ckptdiff.stats.parallel import assess_all, compute_all_stats
 
-SAME = "same"
-CHANGED = "changed"
-SHAPE_CHANGED = "shape_changed"
-DTYPE_CHANGED = "dtype_changed"
-ONLY_IN_A = "only_in_a"
-ONLY_IN_B = "only_in_b"
-DIFF_STATUSES = (SAME, CHANGED, SHAPE_CHANGED, DTYPE_CHANGED, ONLY_IN_A, ONLY_IN_B)
+SAME = DiffStatus.SAME
+CHANGED = DiffStatus.CHANGED
+SHAPE_CHANGED = DiffStatus.SHAPE_CHANGED
+DTYPE_CHANGED = DiffStatus.DTYPE_CHANGED
+ONLY_IN_A = DiffStatus.ONLY_IN_A
+ONLY_IN_B = DiffStatus.ONLY_IN_B
+DIFF_STATUSES = tuple(DiffStatus)
 _SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 _NARROW = {"float16", "bfloat16"}
 
@@ -68,11 +67,36 @@ def _as_comparable(chunk: np.ndarray, dtype: str) -> np.ndarray:
     return chunk.astype(np.float32) if dtype in _NARROW or chunk.dtype.kind == "b" else chunk
 
 
-def compare_entries(a: TensorEntry, b: TensorEntry, atol: float, rtol: float) -> dict[str, float | None]:
+@dataclass(frozen=True)
+class PairMeasures:
+    """What one lock-step pass over a same-shape pair measures."""
+
+    max_abs_diff: float | None
+    rel_l2: float | None
+    cosine: float | None
+    changed_fraction: float
+    nonfinite_mismatch: int
+    sq_diff: float | None = None
+    """Sum of squared differences (finite values): summed per layer for the layer's rel_l2."""
+    sq_a: float | None = None
+    """Sum of squares of A's finite values."""
+
+
+@dataclass
+class _LayerSums:
+    """Running sums of one layer's model tensors."""
+
+    sq_diff: float = 0.0
+    sq_a: float = 0.0
+    tensors: int = 0
+    changed: int = 0
+
+
+def compare_entries(a: TensorEntry, b: TensorEntry, atol: float, rtol: float) -> PairMeasures:
     """Measures of one same-shape pair, from one lock-step pass over both sides' chunks."""
     if not (is_numeric_dtype(a.dtype) and is_numeric_dtype(b.dtype)):
         same = np.array_equal(np.asarray(a.read()), np.asarray(b.read()))
-        return {"max_abs_diff": None, "rel_l2": None, "cosine": None, "changed_fraction": 0.0 if same else 1.0, "nonfinite_mismatch": 0}
+        return PairMeasures(None, None, None, 0.0 if same else 1.0, 0)
     acc = _PairAccumulator()
     chunks_b = b.iter_chunks()
     pending = np.empty(0)
@@ -86,15 +110,15 @@ def compare_entries(a: TensorEntry, b: TensorEntry, atol: float, rtol: float) ->
         acc.add(ca, pending[: ca.size], atol, rtol)
         pending = pending[ca.size :]
     norm_a, norm_b = math.sqrt(acc.sq_a), math.sqrt(acc.sq_b)
-    return {
-        "max_abs_diff": acc.max_abs,
-        "rel_l2": math.sqrt(acc.sq_diff) / norm_a if norm_a > 0 else (0.0 if acc.sq_diff == 0 else None),
-        "cosine": acc.dot / (norm_a * norm_b) if norm_a > 0 and norm_b > 0 else None,
-        "changed_fraction": acc.changed / acc.n if acc.n else 0.0,
-        "nonfinite_mismatch": acc.nonfinite_mismatch,
-        "_sq_diff": acc.sq_diff,
-        "_sq_a": acc.sq_a,
-    }
+    return PairMeasures(
+        max_abs_diff=acc.max_abs,
+        rel_l2=math.sqrt(acc.sq_diff) / norm_a if norm_a > 0 else (0.0 if acc.sq_diff == 0 else None),
+        cosine=acc.dot / (norm_a * norm_b) if norm_a > 0 and norm_b > 0 else None,
+        changed_fraction=acc.changed / acc.n if acc.n else 0.0,
+        nonfinite_mismatch=acc.nonfinite_mismatch,
+        sq_diff=acc.sq_diff,
+        sq_a=acc.sq_a,
+    )
 
 
 def _layer_of(name: str) -> str:
@@ -105,7 +129,7 @@ def _layer_of(name: str) -> str:
 
 def _assess_b(results: list[TensorDiff], b: Artifact) -> list[TensorDiff]:
     """The fresh-init verdict of B's side of every compared model tensor; an unchanged pair says so in the evidence."""
-    entries_b = {e.key: e for e in b.entries}
+    entries_b = b.by_key
     chosen = [i for i, t in enumerate(results) if t.group == "model" and t.key_b in entries_b and t.status in (SAME, CHANGED)]
     targets = [entries_b[results[i].key_b] for i in chosen]  # type: ignore[index]
     verdicts = assess_all(targets, compute_all_stats(targets))
@@ -143,7 +167,7 @@ def diff_artifacts(
         The report: one TensorDiff per aligned pair or unpaired entry, the per-layer view, counts.
     """
     results: list[TensorDiff] = []
-    layer_sums: OrderedDict[str, list[float]] = OrderedDict()
+    layer_sums: OrderedDict[str, _LayerSums] = OrderedDict()
     alignment: dict[str, int] = {}
     notes: tuple[str, ...] = ()
     if live is None:
@@ -180,24 +204,33 @@ def diff_artifacts(
         measures = compare_entries(ea, eb, atol, rtol)
         if progress is not None:
             progress(ea.size)
-        sq_diff, sq_a = measures.pop("_sq_diff", None), measures.pop("_sq_a", None)
         if ea.dtype != eb.dtype:
             status = DTYPE_CHANGED
         else:
-            status = SAME if measures["changed_fraction"] == 0.0 else CHANGED
-        results.append(TensorDiff(status=status, **base, **measures))
-        if group == "model" and sq_diff is not None:
-            sums = layer_sums.setdefault(_layer_of(pair.name), [0.0, 0.0, 0.0, 0.0])
-            sums[0] += sq_diff
-            sums[1] += sq_a or 0.0
-            sums[2] += 1
-            sums[3] += 0 if status == SAME else 1
+            status = SAME if measures.changed_fraction == 0.0 else CHANGED
+        results.append(
+            TensorDiff(
+                status=status,
+                **base,
+                max_abs_diff=measures.max_abs_diff,
+                rel_l2=measures.rel_l2,
+                cosine=measures.cosine,
+                changed_fraction=measures.changed_fraction,
+                nonfinite_mismatch=measures.nonfinite_mismatch,
+            )
+        )
+        if group == Group.MODEL and measures.sq_diff is not None:
+            sums = layer_sums.setdefault(_layer_of(pair.name), _LayerSums())
+            sums.sq_diff += measures.sq_diff
+            sums.sq_a += measures.sq_a or 0.0
+            sums.tensors += 1
+            sums.changed += 0 if status == SAME else 1
     layers = tuple(
         LayerChange(
             layer=name,
-            tensors=int(s[2]),
-            rel_l2=math.sqrt(s[0]) / math.sqrt(s[1]) if s[1] > 0 else None,
-            status=SAME if s[3] == 0 else CHANGED,
+            tensors=s.tensors,
+            rel_l2=math.sqrt(s.sq_diff) / math.sqrt(s.sq_a) if s.sq_a > 0 else None,
+            status=SAME if s.changed == 0 else CHANGED,
         )
         for name, s in layer_sums.items()
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import fnmatch
 from typing import Callable, Iterable
 
-from ckptdiff.artifact import GROUPS, Artifact, TensorEntry
-from ckptdiff.report.interface import ArtifactInfo, GroupSummary, InspectReport, TensorRow
+from ckptdiff.artifact import GROUPS, Artifact, TensorEntry, element_count
+from ckptdiff.report.interface import GroupSummary, InspectReport, TensorRow, describe_artifact
 from ckptdiff.stats.parallel import assess_all, compute_all_stats
 
 ALL_GROUPS = "all"
@@ -16,17 +16,6 @@ def matches_any(entry: TensorEntry, patterns: Iterable[str]) -> bool:
     """True when the entry's key or any of its recorded paths matches one of the glob patterns."""
     names = (entry.key, *entry.paths)
     return any(fnmatch.fnmatchcase(name, pat) for pat in patterns for name in names)
-
-
-def describe_artifact(artifact: Artifact) -> ArtifactInfo:
-    """The artifact facts every report starts with."""
-    return ArtifactInfo(
-        path=artifact.path,
-        format=artifact.format,
-        resolved=artifact.resolved or artifact.path,
-        notes=artifact.notes,
-        metadata=dict(artifact.metadata),
-    )
 
 
 def inspect_artifact(
@@ -79,16 +68,10 @@ def inspect_artifact(
         GroupSummary(
             group=g,
             tensors=sum(1 for r in rows if r.group == g),
-            elements=sum(_size(r.shape) for r in rows if r.group == g),
+            elements=sum(element_count(r.shape) for r in rows if r.group == g),
             nbytes=sum(r.nbytes or 0 for r in rows if r.group == g),
         )
         for g in GROUPS
     )
     return InspectReport(artifact=describe_artifact(artifact), tensors=rows, summary=summary)
 
-
-def _size(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n

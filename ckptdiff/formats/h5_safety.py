@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 import h5py
 
+from ckptdiff.artifact import element_count
 from ckptdiff.errors import CorruptArtifact
 
 GLOBAL_HEAP_SIGNATURE = b"GCOL"
@@ -118,10 +119,7 @@ def check_dataset_fits(dataset: h5py.Dataset, display: str) -> None:
     """
     name = dataset.name
     shape = dataset.shape or ()
-    count = 1
-    for d in shape:
-        count *= int(d)
-    declared = count * dataset.dtype.itemsize
+    declared = element_count(shape) * dataset.dtype.itemsize
     file_size = int(dataset.file.id.get_filesize())
     plist = dataset.id.get_create_plist()
     layout = plist.get_layout()

@@ -8,17 +8,15 @@ member is an HDF5 file in the Keras 3 layout (keras3_layout).
 
 from __future__ import annotations
 
-import os
-
-import posixpath
-from collections import Counter
-
 import contextlib
 import io
 import json
+import os
+import posixpath
 import struct
 import zipfile
 import zlib
+from collections import Counter
 from typing import Any, BinaryIO
 
 import h5py
@@ -38,10 +36,10 @@ from ckptdiff.formats.hdf5 import (
     summarize,
 )
 from ckptdiff.formats.interface import ArtifactKind, Detection
-from ckptdiff.storage import Location, as_location
 from ckptdiff.formats.keras3_layout import read_keras3_layout
 from ckptdiff.integrity import IntegrityProblem, IntegrityReport, ProblemKind, VerifyMethod, read_every_entry
 from ckptdiff.scan.interface import Finding, ScanResult, Severity
+from ckptdiff.storage import Location, as_location
 
 CONFIG_MEMBER = "config.json"
 METADATA_MEMBER = "metadata.json"

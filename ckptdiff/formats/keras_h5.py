@@ -36,10 +36,9 @@ Conventions of the returned Artifact:
 
 from __future__ import annotations
 
-import os
-
 import contextlib
 import json
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -48,19 +47,19 @@ import h5py
 from ckptdiff.artifact import Artifact, Format, Group, LayerRecord, TensorEntry
 from ckptdiff.errors import CkptdiffError, CorruptArtifact, NotHdf5, UnknownArtifactKind, UnreadableArtifact
 from ckptdiff.formats.groups import classify_key
-from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.formats.hdf5 import (
     H5_ERRORS,
     all_datasets,
     decode_text,
+    is_hdf5,
     make_h5_entry,
     one_line,
     open_hdf5_readonly,
     read_name_list,
     resolve_dataset,
-    is_hdf5,
     summarize,
 )
+from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.integrity import IntegrityReport, VerifyMethod, read_every_entry
 from ckptdiff.scan.interface import Finding, ScanResult
 from ckptdiff.storage import Location, as_location

@@ -5,9 +5,8 @@ The layout and its conventions are described in keras3_layout.
 
 from __future__ import annotations
 
-import os
-
 import contextlib
+import os
 
 import h5py
 
@@ -22,12 +21,13 @@ from ckptdiff.formats.hdf5 import (
     one_line,
     open_hdf5_readonly,
 )
-from ckptdiff.formats.keras_h5 import LAYER_NAMES_ATTR, MODEL_WEIGHTS_GROUP
 from ckptdiff.formats.interface import ArtifactKind, Detection
-from ckptdiff.storage import Location, as_location
 from ckptdiff.formats.keras3_layout import KERAS3_ROOT_GROUPS, VARS_GROUP, read_keras3_layout
+from ckptdiff.formats.keras_h5 import LAYER_NAMES_ATTR, MODEL_WEIGHTS_GROUP
 from ckptdiff.integrity import IntegrityReport
 from ckptdiff.scan.interface import ScanResult
+from ckptdiff.storage import Location, as_location
+
 
 def is_keras3_weights_file(path: Location | str | os.PathLike[str]) -> bool:
     """Tell a Keras 3 `.weights.h5` layout from a legacy Keras H5 file, cheaply; never raises.

@@ -16,7 +16,6 @@ from ckptdiff.errors import CorruptArtifact, NotATable, UnreadableArtifact
 from ckptdiff.formats import protowire as pw
 from ckptdiff.storage import Location, as_location
 
-
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
 """Two block handles padded to 40 bytes, then the 8-byte magic."""

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ckptdiff.artifact import DEFAULT_CHUNK_ELEMENTS
+from ckptdiff.artifact import DEFAULT_CHUNK_ELEMENTS, element_count
 
 
 def _flat_chunks(flat: np.ndarray, max_elements: int) -> Iterator[np.ndarray]:
@@ -42,7 +42,7 @@ class MemmapSource:
     shape: tuple[int, ...]
 
     def _flat(self) -> np.ndarray:
-        count = int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        count = element_count(self.shape)
         return np.frombuffer(self.buffer, dtype=self.dtype, count=count, offset=self.offset)
 
     def read(self) -> np.ndarray:
@@ -72,7 +72,7 @@ class MemmapSource:
         _release(self.buffer, self.offset, self.offset + self._count() * np.dtype(self.dtype).itemsize)
 
     def _count(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        return element_count(self.shape)
 
     def sample_flat(self, indices: np.ndarray) -> np.ndarray:
         """Values at flat C-order indices; only the pages holding them are touched."""

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import contextlib
 import mmap
+import os
 import struct
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Callable, Iterator
@@ -13,7 +12,15 @@ from typing import BinaryIO, Callable, Iterator
 import crc32c
 import numpy as np
 
-from ckptdiff.artifact import Artifact, DEFAULT_CHUNK_ELEMENTS, Format, ObjectGraph, TensorEntry, TensorSource
+from ckptdiff.artifact import (
+    DEFAULT_CHUNK_ELEMENTS,
+    Artifact,
+    Format,
+    ObjectGraph,
+    TensorEntry,
+    TensorSource,
+    element_count,
+)
 from ckptdiff.errors import (
     ArtifactNotFound,
     CorruptArtifact,
@@ -128,10 +135,7 @@ class _StoredEntry:
 
     @property
     def nelements(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return element_count(self.shape)
 
 
 def _parse_shape(data: memoryview | None, what: str) -> tuple[int, ...]:
@@ -344,9 +348,7 @@ def decode_string_tensor(buffer: bytes | memoryview | mmap.mmap, entry_offset: i
         CorruptArtifact: lengths run past the tensor, the length checksum fails or bytes are left over.
     """
     data = memoryview(buffer)[entry_offset : entry_offset + size]
-    count = 1
-    for d in shape:
-        count *= d
+    count = element_count(shape)
     pos = 0
     lengths = []
     crc = 0

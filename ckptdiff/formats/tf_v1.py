@@ -8,7 +8,6 @@ without a fixed-size numpy equivalent. This is the only reader that imports Tens
 from __future__ import annotations
 
 import os
-
 from functools import lru_cache
 from typing import Any
 

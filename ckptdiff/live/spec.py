@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ckptdiff.errors import BadModelSpec, UnsafeArtifact
+from ckptdiff.formats.keras_config import find_code_in_config
 from ckptdiff.live.describe import describe_live_model
 from ckptdiff.live.model import LiveModel
-from ckptdiff.formats.keras_config import find_code_in_config
 from ckptdiff.tf_import import import_tensorflow, native_stderr_silenced
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from ckptdiff.artifact import Artifact
 from ckptdiff.live.model import LiveModel
 from ckptdiff.match.compare import compare_entry
-from ckptdiff.match.interface import LOADER_BY_NAME, LOADER_DESCRIPTIONS, MATCHED, MISSING, LoaderEmulator, LoaderResult, Pairing
+from ckptdiff.match.interface import (
+    LOADER_BY_NAME,
+    LOADER_DESCRIPTIONS,
+    MATCHED,
+    MISSING,
+    LoaderEmulator,
+    LoaderResult,
+    Pairing,
+)
 
 
 def match_by_name(artifact: Artifact, live: LiveModel) -> LoaderResult:
@@ -14,7 +22,7 @@ def match_by_name(artifact: Artifact, live: LiveModel) -> LoaderResult:
     A TF1 Saver fails as a whole on the first key it cannot find (NotFoundError) or the first
     shape it cannot assign (InvalidArgumentError); entries it does not ask for are ignored.
     """
-    entries = {e.key: e for e in artifact.entries}
+    entries = artifact.by_key
     pairings = []
     for var in live.variables:
         entry = entries.get(var.name)

@@ -20,9 +20,9 @@ from ckptdiff.match.interface import (
     LOADER_DESCRIPTIONS,
     LOADER_H5_NAME,
     LOADER_H5_ORDER,
-    LoaderEmulator,
     MATCHED,
     MISSING,
+    LoaderEmulator,
     LoaderResult,
     Pairing,
 )
@@ -82,7 +82,7 @@ def _finish(live: LiveModel, plan: _Plan, loader: str, every_key: set[str], extr
 def match_h5_order(artifact: Artifact, live: LiveModel) -> LoaderResult:
     """Keras `load_weights("x.h5")`: the k-th file layer with weights feeds the k-th model layer with weights."""
     records, layers = _require_layers(artifact, live)
-    entries = {e.key: e for e in artifact.entries}
+    entries = artifact.by_key
     file_layers = [r for r in records if r.weight_keys]
     model_layers = [layer for layer in layers if layer.weights]
     plan = _Plan(pairs=[], assigns_as_it_goes=True)
@@ -119,7 +119,7 @@ def match_h5_order(artifact: Artifact, live: LiveModel) -> LoaderResult:
 def match_h5_name(artifact: Artifact, live: LiveModel) -> LoaderResult:
     """Keras `load_weights("x.h5", by_name=True)`: file layers feed model layers of the same name; others are skipped."""
     records, layers = _require_layers(artifact, live)
-    entries = {e.key: e for e in artifact.entries}
+    entries = artifact.by_key
     index: dict[str, list[LiveLayer]] = {}
     for layer in layers:
         index.setdefault(layer.name, []).append(layer)
@@ -168,6 +168,7 @@ class H5NameLoader(LoaderEmulator):
 
     name = LOADER_H5_NAME
     description = LOADER_DESCRIPTIONS[LOADER_H5_NAME]
+    call = "load_weights(by_name=True)"
 
     def match(self, artifact: Artifact, live: LiveModel) -> LoaderResult:
         return match_h5_name(artifact, live)

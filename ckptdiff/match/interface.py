@@ -92,6 +92,8 @@ class LoaderEmulator(abc.ABC):
 
     name: str
     description: str
+    call: str = ""
+    """How users spell the call, for hints (`load_weights(by_name=True)`)."""
 
     @abc.abstractmethod
     def match(self, artifact: Artifact, live: LiveModel) -> LoaderResult:

@@ -26,7 +26,6 @@ from ckptdiff.match.interface import (
     Pairing,
 )
 
-
 _VAR_KEY = re.compile(r"^(?:(?P<container>.*)/)?vars/(?P<index>\d+)$")
 
 
@@ -47,7 +46,7 @@ def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
     containers = stored_containers(artifact)
     if not containers:
         raise CkptdiffError(f"{artifact.path}: {artifact.format} has no Keras 3 containers (`<path>/vars/<i>`)")
-    entries = {e.key: e for e in artifact.entries}
+    entries = artifact.by_key
     by_var: dict[int, Pairing] = {}
     consumed: set[str] = set()
     failed: list[str] = []

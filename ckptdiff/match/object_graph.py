@@ -10,18 +10,18 @@ from ckptdiff.artifact import Artifact, ObjectGraph, TensorEntry
 from ckptdiff.errors import CkptdiffError
 from ckptdiff.live.model import KIND_CHECKPOINT, LiveModel
 from ckptdiff.match.compare import compare_entry
+from ckptdiff.match.hints import Hint, find_layer_shift
 from ckptdiff.match.interface import (
     DTYPE_MISMATCH,
+    LOADER_DESCRIPTIONS,
     LOADER_OBJECT_GRAPH,
     MATCHED,
     MISSING,
-    LOADER_DESCRIPTIONS,
     SHAPE_MISMATCH,
     LoaderEmulator,
     LoaderResult,
     Pairing,
 )
-from ckptdiff.match.hints import Hint, find_layer_shift
 from ckptdiff.report.interface import PartialFinding
 
 VARIABLE_VALUE = "VARIABLE_VALUE"
@@ -125,7 +125,7 @@ def match_object_graph(artifact: Artifact, live: LiveModel) -> LoaderResult:
         raise CkptdiffError(
             f"{artifact.path}: {artifact.format} has no object graph; use --loader by-name for name-based checkpoints"
         )
-    entries: dict[str, TensorEntry] = {e.key: e for e in artifact.entries}
+    entries: dict[str, TensorEntry] = artifact.by_key
     anchor, anchor_path = choose_anchor(live, graph)
     bound = _bind(live, graph, anchor)
     var_node = {node.variable: i for i, node in enumerate(live.graph) if node.variable is not None}

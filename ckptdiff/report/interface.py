@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from ckptdiff.artifact import Artifact
+from ckptdiff.integrity import IntegrityReport
 from ckptdiff.stats.fresh import InitVerdict
 from ckptdiff.stats.moments import TensorStats
 
@@ -25,6 +28,17 @@ class ArtifactInfo:
     """Decisions the reader made (latest checkpoint chosen, TensorFlow fallback used)."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """Format facts (versions, tags, signatures, ops)."""
+
+
+def describe_artifact(artifact: Artifact) -> ArtifactInfo:
+    """The artifact facts every report (inspect, check, diff) starts with."""
+    return ArtifactInfo(
+        path=artifact.path,
+        format=artifact.format,
+        resolved=artifact.resolved or artifact.path,
+        notes=artifact.notes,
+        metadata=dict(artifact.metadata),
+    )
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,8 @@ class InspectReport:
     artifact: ArtifactInfo
     tensors: tuple[TensorRow, ...]
     summary: tuple[GroupSummary, ...]
+    integrity: tuple[IntegrityReport, ...] = ()
+    """What `--verify` found: one report (inspect, check) or two (diff: A, then B); empty without it."""
 
 
 CHECK_SCHEMA = "ckptdiff.check/1"
@@ -156,9 +172,22 @@ class CheckReport:
     fail_on: tuple[str, ...]
     ok: bool
     notes: tuple[str, ...] = ()
+    integrity: tuple[IntegrityReport, ...] = ()
+    """What `--verify` found: one report (inspect, check) or two (diff: A, then B); empty without it."""
 
 
 DIFF_SCHEMA = "ckptdiff.diff/1"
+
+
+class DiffStatus(enum.StrEnum):
+    """What diff found for an aligned pair or an unpaired entry."""
+
+    SAME = "same"
+    CHANGED = "changed"
+    SHAPE_CHANGED = "shape_changed"
+    DTYPE_CHANGED = "dtype_changed"
+    ONLY_IN_A = "only_in_a"
+    ONLY_IN_B = "only_in_b"
 
 
 @dataclass(frozen=True)
@@ -227,8 +256,10 @@ class DiffReport:
     alignment: dict[str, int]
     """How many pairs each scheme aligned."""
     notes: tuple[str, ...] = ()
+    integrity: tuple[IntegrityReport, ...] = ()
+    """What `--verify` found: one report (inspect, check) or two (diff: A, then B); empty without it."""
 
     @property
     def identical(self) -> bool:
         """True when every paired tensor is the same."""
-        return all(self.summary.get(s, 0) == 0 for s in ("changed", "shape_changed", "dtype_changed"))
+        return all(self.summary.get(s, 0) == 0 for s in (DiffStatus.CHANGED, DiffStatus.SHAPE_CHANGED, DiffStatus.DTYPE_CHANGED))

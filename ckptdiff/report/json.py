@@ -9,6 +9,7 @@ PRETTY_LIMIT = 2000
 """Documents with more entries than this are written compact: Python's pretty-printer is pure Python."""
 from typing import Any
 
+from ckptdiff.integrity import IntegrityReport
 from ckptdiff.report.interface import (
     CHECK_SCHEMA,
     DIFF_SCHEMA,
@@ -77,6 +78,30 @@ def stats_json(stats: Any) -> dict[str, Any]:
     }
 
 
+def integrity_json(report: IntegrityReport) -> dict[str, Any]:
+    """The `integrity` object: {path, ok, method, checked, problems[{key, kind, detail}], notes[]}."""
+    return {
+        "path": report.path,
+        "ok": report.ok,
+        "method": report.method,
+        "checked": report.checked,
+        "problems": [{"key": p.key, "kind": p.kind, "detail": p.detail} for p in report.problems],
+        "notes": list(report.notes),
+    }
+
+
+def add_integrity(doc: dict[str, Any], reports: tuple[IntegrityReport, ...]) -> dict[str, Any]:
+    """The `integrity` field, present only with `--verify` (fields are only ever added within a version).
+
+    One report (inspect, check) gives an object; two (diff) give `{"a": ..., "b": ...}`.
+    """
+    if len(reports) == 1:
+        doc["integrity"] = integrity_json(reports[0])
+    elif reports:
+        doc["integrity"] = {side: integrity_json(r) for side, r in zip(("a", "b"), reports)}
+    return doc
+
+
 def dump(doc: dict[str, Any], items: int) -> str:
     """Indented JSON for documents people may read; compact (C-encoded, ~10x faster) past PRETTY_LIMIT items."""
     if items > PRETTY_LIMIT:
@@ -107,7 +132,7 @@ def render_inspect_json(report: InspectReport) -> str:
         "summary": {g.group: {"tensors": g.tensors, "elements": g.elements, "nbytes": g.nbytes} for g in report.summary},
         "tensors": [tensor_json(r) for r in report.tensors],
     }
-    return dump(doc, len(report.tensors))
+    return dump(add_integrity(doc, report.integrity), len(report.tensors))
 
 
 def render_check_json(report: CheckReport) -> str:
@@ -169,7 +194,7 @@ def render_check_json(report: CheckReport) -> str:
         "fail_on": list(report.fail_on),
         "ok": report.ok,
     }
-    return dump(doc, len(report.variables) + len(report.unexpected))
+    return dump(add_integrity(doc, report.integrity), len(report.variables) + len(report.unexpected))
 
 
 def render_diff_json(report: DiffReport, only: str = "all") -> str:
@@ -210,4 +235,4 @@ def render_diff_json(report: DiffReport, only: str = "all") -> str:
             if selected_by_only(t.status, only)
         ],
     }
-    return dump(doc, len(report.tensors))
+    return dump(add_integrity(doc, report.integrity), len(report.tensors))

@@ -49,6 +49,16 @@ def render_check_junit(report: CheckReport) -> str:
             ET.SubElement(case, "failure", type="unexpected", message=f"no variable consumes {u.key}")
         else:
             ET.SubElement(case, "skipped", message="unexpected entry (not in --fail-on)")
+    for integrity in report.integrity:
+        for problem in integrity.problems:
+            case = ET.SubElement(suite, "testcase", classname="integrity", name=problem.key)
+            tests += 1
+            failures += 1
+            ET.SubElement(case, "failure", type=problem.kind, message=f"{problem.kind}: {problem.detail}").text = problem.detail
+        if integrity.ok:
+            case = ET.SubElement(suite, "testcase", classname="integrity", name=integrity.path)
+            tests += 1
+            ET.SubElement(case, "system-out").text = f"{integrity.method}: {integrity.checked} checked, no damage"
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
     suite.set("skipped", str(sum(1 for c in suite.iter("skipped"))))

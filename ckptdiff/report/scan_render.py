@@ -1,17 +1,15 @@
-"""Renderers for `ckptdiff scan` (table and JSON, schema `ckptdiff.scan/1`) and for the `--verify` integrity section."""
+"""Renderers for `ckptdiff scan`: table and JSON (schema `ckptdiff.scan/1`)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any
 
 from tabulate import tabulate
 
 from ckptdiff.scan.interface import FAILING_SEVERITIES, SEVERITIES, ScanReport, Severity
-from ckptdiff.integrity import IntegrityReport
 
 SCAN_SCHEMA = "ckptdiff.scan/1"
-INTEGRITY_KEY = "integrity"
 
 
 def render_scan_table(report: ScanReport) -> str:
@@ -53,48 +51,3 @@ def scan_json(report: ScanReport) -> dict[str, Any]:
 def render_scan_json(report: ScanReport) -> str:
     """Render a scan report as a JSON document (schema `ckptdiff.scan/1`)."""
     return json.dumps(scan_json(report), indent=2) + "\n"
-
-
-# --- the --verify section of inspect, check and diff ------------------------------------------------
-
-
-def integrity_json(report: IntegrityReport) -> dict[str, Any]:
-    """The `integrity` object: {path, ok, method, checked, problems[{key, kind, detail}], notes[]}."""
-    return {
-        "path": report.path,
-        "ok": report.ok,
-        "method": report.method,
-        "checked": report.checked,
-        "problems": [{"key": p.key, "kind": p.kind, "detail": p.detail} for p in report.problems],
-        "notes": list(report.notes),
-    }
-
-
-def add_integrity_json(document: str, reports: Sequence[IntegrityReport]) -> str:
-    """Add the `integrity` field to a command's JSON document (fields are only ever added within a version).
-
-    One report (inspect, check) gives an object; two (diff) give `{"a": ..., "b": ...}`.
-    """
-    doc = json.loads(document)
-    if len(reports) == 1:
-        doc[INTEGRITY_KEY] = integrity_json(reports[0])
-    else:
-        doc[INTEGRITY_KEY] = {side: integrity_json(r) for side, r in zip(("a", "b"), reports)}
-    return json.dumps(doc, indent=2) + "\n"
-
-
-def render_integrity_table(reports: Sequence[IntegrityReport]) -> str:
-    """The lines `--verify` appends to a table: a verdict per artifact, then one row per damaged item."""
-    lines = [""]
-    for report in reports:
-        verdict = "OK" if report.ok else f"{len(report.problems)} problem(s)"
-        lines.append(f"integrity: {report.path}: {report.method}, {report.checked} checked -> {verdict}")
-        lines.extend(f"note:      {n}" for n in report.notes)
-        if report.problems:
-            lines.append("")
-            lines.append(tabulate(
-                [[p.key, p.kind, p.detail] for p in report.problems],
-                headers=["damaged", "problem", "detail"],
-                disable_numparse=True,
-            ))
-    return "\n".join(lines) + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from ckptdiff.integrity import IntegrityReport
 from ckptdiff.report.formatting import human_bytes, number, shape_text
 from ckptdiff.report.interface import ArtifactInfo, CheckReport, DiffReport, InspectReport, TensorRow, selected_by_only
 
@@ -76,7 +77,7 @@ def render_inspect_table(report: InspectReport) -> str:
     if nonfinite:
         noun = "tensor holds" if len(nonfinite) == 1 else "tensors hold"
         lines.append(f"nonfinite: {len(nonfinite)} {noun} NaN or Inf: {', '.join(nonfinite[:5])}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + render_integrity_table(report.integrity)
 
 
 _STATUS_ORDER = {"shape_mismatch": 0, "dtype_mismatch": 1, "missing": 2, "matched": 3}
@@ -129,7 +130,7 @@ def render_check_table(report: CheckReport) -> str:
     counts = ", ".join(f"{k} {v}" for k, v in report.summary.items())
     verdict = "OK" if report.ok else f"FAIL (fail-on: {','.join(report.fail_on)})"
     lines.append(f"summary: {counts} -> {verdict}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + render_integrity_table(report.integrity)
 
 
 def render_diff_table(report: DiffReport, only: str = "all") -> str:
@@ -166,4 +167,23 @@ def render_diff_table(report: DiffReport, only: str = "all") -> str:
     lines.append(f"aligned: {aligned}")
     counts = ", ".join(f"{k} {v}" for k, v in report.summary.items())
     lines.append(f"summary: {counts} -> {'IDENTICAL' if report.identical else 'DIFFERENT'}")
+    return "\n".join(lines) + "\n" + render_integrity_table(report.integrity)
+
+
+def render_integrity_table(reports: tuple[IntegrityReport, ...]) -> str:
+    """The `--verify` lines after a table: a verdict per artifact, then one row per damaged item ("" without it)."""
+    if not reports:
+        return ""
+    lines = [""]
+    for report in reports:
+        verdict = "OK" if report.ok else f"{len(report.problems)} problem(s)"
+        lines.append(f"integrity: {report.path}: {report.method}, {report.checked} checked -> {verdict}")
+        lines.extend(f"note:      {n}" for n in report.notes)
+        if report.problems:
+            lines.append("")
+            lines.append(tabulate(
+                [[p.key, p.kind, p.detail] for p in report.problems],
+                headers=["damaged", "problem", "detail"],
+                disable_numparse=True,
+            ))
     return "\n".join(lines) + "\n"

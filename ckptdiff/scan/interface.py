@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+
 class Severity(enum.StrEnum):
     """How much a scan finding matters."""
 

@@ -20,7 +20,6 @@ Score: a number in [0, 1], the strength of the evidence for the verdict.
 from __future__ import annotations
 
 import enum
-
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +55,7 @@ from ckptdiff.stats.initializers import (
 from ckptdiff.stats.moments import TensorStats
 from ckptdiff.stats.sampling import read_all, read_flat
 from ckptdiff.stats.spectral import MP_MIN_SIDE
+
 
 class Verdict(enum.StrEnum):
     """Whether a tensor's values look freshly initialised."""
