@@ -5,7 +5,7 @@ CKPTDIFF := $(VENV)/bin/ckptdiff
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test demo samples readme bench bench-detect clean
+.PHONY: install lint test demo samples readme bench bench-detect clean
 
 install: $(STAMP)
 
@@ -15,7 +15,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# The lint and type gate: ruff (lint and format check) and mypy, configured in pyproject.toml.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check ckptdiff tests scripts bench
+	$(VENV)/bin/ruff format --check ckptdiff tests scripts bench
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest -q
 
 # The main job on bundled samples: list a file, then check two restores (the first one fails on purpose).

@@ -20,22 +20,23 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from ckptdiff.artifact import TensorEntry  # noqa: E402
-from ckptdiff.formats.sources import ArraySource, H5DatasetSource  # noqa: E402
-from ckptdiff.stats.fresh import assess_init  # noqa: E402
-from ckptdiff.stats.initializers import INITIALIZER_ATTRIBUTES  # noqa: E402
-from ckptdiff.stats.moments import compute_stats  # noqa: E402
+from ckptdiff.artifact import TensorEntry
+from ckptdiff.formats.sources import ArraySource, H5DatasetSource
+from ckptdiff.stats.fresh import assess_init
+from ckptdiff.stats.initializers import INITIALIZER_ATTRIBUTES
+from ckptdiff.stats.moments import compute_stats
 
 REALWORLD_FILES = (
     "keras3_mnist/mnist_model.h5",
@@ -102,8 +103,12 @@ def make_init(mod: Any, spec: Any, seed: int) -> Any:
     """An initializer object of mod (keras or tf_keras) from a KERNEL_INITS entry."""
     if isinstance(spec, str):
         cls = {
-            "glorot_uniform": "GlorotUniform", "glorot_normal": "GlorotNormal", "he_uniform": "HeUniform",
-            "he_normal": "HeNormal", "lecun_uniform": "LecunUniform", "lecun_normal": "LecunNormal",
+            "glorot_uniform": "GlorotUniform",
+            "glorot_normal": "GlorotNormal",
+            "he_uniform": "HeUniform",
+            "he_normal": "HeNormal",
+            "lecun_uniform": "LecunUniform",
+            "lecun_normal": "LecunNormal",
         }[spec]
         return getattr(mod.initializers, cls)(seed=seed)
     cls, kwargs = spec
@@ -124,8 +129,12 @@ def arch_dense(mod: Any, seed: int, big: bool) -> tuple[Any, Callable]:
     d_in, units = (64, 128) if big else (48, 40)
     inp = mod.Input((d_in,))
     inits = pick_inits(len(KERNEL_INITS), seed)
-    outs = [mod.layers.Dense(units, activation="tanh", kernel_initializer=make_init(mod, s, seed * 100 + i),
-                             name=f"dense_{i}")(inp) for i, s in enumerate(inits)]
+    outs = [
+        mod.layers.Dense(
+            units, activation="tanh", kernel_initializer=make_init(mod, s, seed * 100 + i), name=f"dense_{i}"
+        )(inp)
+        for i, s in enumerate(inits)
+    ]
     return mod.Model(inp, _head(mod, outs)), lambda rng, n: _vector_task(rng, n, (d_in,))
 
 
@@ -133,9 +142,14 @@ def arch_conv(mod: Any, seed: int, big: bool) -> tuple[Any, Callable]:
     c, f = (16, 32) if big else (8, 24)
     inp = mod.Input((10, 10, c))
     inits = pick_inits(7, seed)
-    outs = [mod.layers.GlobalAveragePooling2D()(mod.layers.Conv2D(
-        f, 3, activation="relu", kernel_initializer=make_init(mod, s, seed * 100 + i), name=f"conv_{i}")(inp))
-        for i, s in enumerate(inits)]
+    outs = [
+        mod.layers.GlobalAveragePooling2D()(
+            mod.layers.Conv2D(
+                f, 3, activation="relu", kernel_initializer=make_init(mod, s, seed * 100 + i), name=f"conv_{i}"
+            )(inp)
+        )
+        for i, s in enumerate(inits)
+    ]
     return mod.Model(inp, _head(mod, outs)), lambda rng, n: _image_task(rng, n, c)
 
 
@@ -143,10 +157,19 @@ def arch_separable(mod: Any, seed: int, big: bool) -> tuple[Any, Callable]:
     c, f = (32, 64) if big else (32, 40)
     inp = mod.Input((10, 10, c))
     inits = pick_inits(5, seed)
-    outs = [mod.layers.GlobalAveragePooling2D()(mod.layers.SeparableConv2D(
-        f, 3, activation="relu", depthwise_initializer=make_init(mod, s, seed * 100 + i),
-        pointwise_initializer=make_init(mod, s, seed * 100 + 50 + i), name=f"sep_{i}")(inp))
-        for i, s in enumerate(inits)]
+    outs = [
+        mod.layers.GlobalAveragePooling2D()(
+            mod.layers.SeparableConv2D(
+                f,
+                3,
+                activation="relu",
+                depthwise_initializer=make_init(mod, s, seed * 100 + i),
+                pointwise_initializer=make_init(mod, s, seed * 100 + 50 + i),
+                name=f"sep_{i}",
+            )(inp)
+        )
+        for i, s in enumerate(inits)
+    ]
     return mod.Model(inp, _head(mod, outs)), lambda rng, n: _image_task(rng, n, c)
 
 
@@ -154,9 +177,18 @@ def arch_depthwise(mod: Any, seed: int, big: bool) -> tuple[Any, Callable]:
     c, mult = (32, 4) if big else (64, 2)
     inp = mod.Input((10, 10, c))
     inits = pick_inits(5, seed)
-    outs = [mod.layers.GlobalAveragePooling2D()(mod.layers.DepthwiseConv2D(
-        3, depth_multiplier=mult, activation="relu", depthwise_initializer=make_init(mod, s, seed * 100 + i),
-        name=f"dw_{i}")(inp)) for i, s in enumerate(inits)]
+    outs = [
+        mod.layers.GlobalAveragePooling2D()(
+            mod.layers.DepthwiseConv2D(
+                3,
+                depth_multiplier=mult,
+                activation="relu",
+                depthwise_initializer=make_init(mod, s, seed * 100 + i),
+                name=f"dw_{i}",
+            )(inp)
+        )
+        for i, s in enumerate(inits)
+    ]
     return mod.Model(inp, _head(mod, outs)), lambda rng, n: _image_task(rng, n, c)
 
 
@@ -165,8 +197,13 @@ def arch_embedding(mod: Any, seed: int, big: bool) -> tuple[Any, Callable]:
     inp = mod.Input((12,), dtype="int32")
     outs = [mod.layers.GlobalAveragePooling1D()(mod.layers.Embedding(vocab, dim, name="embedding_default")(inp))]
     for i, s in enumerate(pick_inits(3, seed)):
-        outs.append(mod.layers.GlobalAveragePooling1D()(mod.layers.Embedding(
-            vocab, dim, embeddings_initializer=make_init(mod, s, seed * 100 + i), name=f"embedding_{i}")(inp)))
+        outs.append(
+            mod.layers.GlobalAveragePooling1D()(
+                mod.layers.Embedding(
+                    vocab, dim, embeddings_initializer=make_init(mod, s, seed * 100 + i), name=f"embedding_{i}"
+                )(inp)
+            )
+        )
     return mod.Model(inp, _head(mod, outs)), lambda rng, n: _token_task(rng, n, vocab)
 
 
@@ -177,9 +214,14 @@ def arch_recurrent(kind: str) -> Callable:
         inp = mod.Input((6, d_in))
         outs = [layer(units, name=f"{kind.lower()}_default")(inp)]
         for i, s in enumerate(pick_inits(3, seed)):
-            outs.append(layer(units, kernel_initializer=make_init(mod, s, seed * 100 + i),
-                              recurrent_initializer=make_init(mod, pick_inits(3, seed + 1)[i], seed * 100 + 50 + i),
-                              name=f"{kind.lower()}_{i}")(inp))
+            outs.append(
+                layer(
+                    units,
+                    kernel_initializer=make_init(mod, s, seed * 100 + i),
+                    recurrent_initializer=make_init(mod, pick_inits(3, seed + 1)[i], seed * 100 + 50 + i),
+                    name=f"{kind.lower()}_{i}",
+                )(inp)
+            )
         return mod.Model(inp, _head(mod, outs)), lambda rng, n: _sequence_task(rng, n, 6, d_in)
 
     return build
@@ -191,8 +233,9 @@ def arch_attention(mod: Any, seed: int, big: bool) -> tuple[Any, Callable]:
     default = mod.layers.MultiHeadAttention(heads, key_dim, name="mha_default")
     outs = [mod.layers.GlobalAveragePooling1D()(default(inp, inp))]
     for i, s in enumerate(pick_inits(2, seed)):
-        mha = mod.layers.MultiHeadAttention(heads, key_dim, kernel_initializer=make_init(mod, s, seed * 100 + i),
-                                            name=f"mha_{i}")
+        mha = mod.layers.MultiHeadAttention(
+            heads, key_dim, kernel_initializer=make_init(mod, s, seed * 100 + i), name=f"mha_{i}"
+        )
         outs.append(mod.layers.GlobalAveragePooling1D()(mha(inp, inp)))
     return mod.Model(inp, _head(mod, outs)), lambda rng, n: _sequence_task(rng, n, 6, dim)
 
@@ -246,6 +289,7 @@ def _sequence_task(rng: np.random.Generator, n: int, steps: int, d_in: int):
 
 
 # ------------------------------------------------------------------------------- variables and labels
+
 
 def _serialise(init: Any) -> dict | None:
     if init is None:
@@ -335,9 +379,11 @@ def build_model_set(log: Callable[[str], None]) -> list[Labelled]:
                     unchanged += 1
                     continue
                 labelled.append(Labelled(origin, f"{arch}/trained/{n}", v1, "trained", init, initial=v0))
-            log(f"  trained {origin:8s} {arch:21s} {'Adam' if origin == 'keras3' else 'SGD '} loss {before:.3f} -> "
+            log(
+                f"  trained {origin:8s} {arch:21s} {'Adam' if origin == 'keras3' else 'SGD '} loss {before:.3f} -> "
                 f"{after:.3f} ({100 * (1 - after / before):.0f}% drop, {epochs} epochs, {time.time() - t0:.1f}s); "
-                f"{unchanged} variable(s) unchanged, excluded")
+                f"{unchanged} variable(s) unchanged, excluded"
+            )
             mod.backend.clear_session()
     labelled += tf1_initializers(tf)
     return labelled
@@ -360,8 +406,15 @@ def tf1_initializers(tf: Any) -> list[Labelled]:
         for seed, shape in enumerate([(256, 128), (3, 3, 32, 64), (1000, 64)]):
             init = make(seed)
             value = np.asarray(init(shape, dtype=tf.float32))
-            out.append(Labelled("tf1", f"{name}{shape}", value, "fresh",
-                                {"class_name": type(init).__name__, "config": init.get_config()}))
+            out.append(
+                Labelled(
+                    "tf1",
+                    f"{name}{shape}",
+                    value,
+                    "fresh",
+                    {"class_name": type(init).__name__, "config": init.get_config()},
+                )
+            )
     return out
 
 
@@ -427,21 +480,29 @@ def _shape(item: Labelled) -> tuple[int, ...]:
 
 def report(items: list[Labelled], verdicts: list[Any], mode: str, log: Callable[[str], None]) -> None:
     log(f"\n== mode: {mode} ==")
-    log(f"{'subset':18s} {'fresh':>6s} {'trained':>7s}   {'P(fresh)':>10s} {'R(fresh)':>10s} "
-        f"{'P(trained)':>10s} {'R(trained)':>10s}")
+    log(
+        f"{'subset':18s} {'fresh':>6s} {'trained':>7s}   {'P(fresh)':>10s} {'R(fresh)':>10s} "
+        f"{'P(trained)':>10s} {'R(trained)':>10s}"
+    )
     for subset, keep in (("all", lambda it: True), (f">= {BIG} values", lambda it: it.size >= BIG)):
         _scores_table([(it.label, v.verdict) for it, v in zip(items, verdicts) if keep(it)], subset, log)
     real = [v.verdict for it, v in zip(items, verdicts) if it.origin == "realworld"]
     if real:
-        log(f"  real-world tensors: {len(real)}, called fresh: {real.count('fresh')}, "
-            f"trained: {real.count('trained')}, inconclusive: {real.count('inconclusive')}")
+        log(
+            f"  real-world tensors: {len(real)}, called fresh: {real.count('fresh')}, "
+            f"trained: {real.count('trained')}, inconclusive: {real.count('inconclusive')}"
+        )
     errors = [(it, v) for it, v in zip(items, verdicts) if v.verdict not in ("inconclusive", it.label)]
     log(f"  errors (verdict contradicts label): {len(errors)}")
     for it, v in errors:
-        log(f"    [{it.label}->{v.verdict}] {it.origin}:{it.name} {_shape(it)}{it.moved} "
-            f"match={v.match} | {v.evidence}")
-    misses = [(it, v) for it, v in zip(items, verdicts)
-              if it.size >= BIG and it.label == "fresh" and v.verdict == "inconclusive"]
+        log(
+            f"    [{it.label}->{v.verdict}] {it.origin}:{it.name} {_shape(it)}{it.moved} match={v.match} | {v.evidence}"
+        )
+    misses = [
+        (it, v)
+        for it, v in zip(items, verdicts)
+        if it.size >= BIG and it.label == "fresh" and v.verdict == "inconclusive"
+    ]
     log(f"  fresh tensors >= {BIG} values left inconclusive: {len(misses)}")
     for it, v in misses[:MAX_LISTED]:
         log(f"    {it.origin}:{it.name} {_shape(it)} match={v.match} | {v.evidence}")
@@ -462,23 +523,29 @@ def main() -> int:
         print(line, flush=True)
         lines.append(line)
 
-    log(f"bench-detect  {datetime.datetime.now().isoformat(timespec='seconds')}  "
-        f"{platform.node()}  {platform.platform()}  python {platform.python_version()}  cpus {os.cpu_count()}")
+    log(
+        f"bench-detect  {datetime.datetime.now().isoformat(timespec='seconds')}  "
+        f"{platform.node()}  {platform.platform()}  python {platform.python_version()}  cpus {os.cpu_count()}"
+    )
     import keras
     import tensorflow as tf
     import tf_keras
 
-    log(f"tensorflow {tf.__version__}  keras {keras.__version__}  tf_keras {tf_keras.__version__}  "
-        f"numpy {np.__version__}")
+    log(
+        f"tensorflow {tf.__version__}  keras {keras.__version__}  tf_keras {tf_keras.__version__}  "
+        f"numpy {np.__version__}"
+    )
     log("building and training models:")
     items = build_model_set(log)
     real, files = realworld_set(log)
     items += real
     built = time.time()
     n_fresh = sum(1 for it in items if it.label == "fresh")
-    log(f"labelled set: {len(items)} tensors ({n_fresh} fresh, {len(items) - n_fresh} trained, of which "
+    log(
+        f"labelled set: {len(items)} tensors ({n_fresh} fresh, {len(items) - n_fresh} trained, of which "
         f"{len(real)} real-world); {sum(1 for it in items if it.size >= BIG)} with >= {BIG} values; "
-        f"built in {built - started:.1f}s")
+        f"built in {built - started:.1f}s"
+    )
     for mode in ("inspect", "check"):
         t0 = time.time()
         verdicts = [judge(it, mode) for it in items]

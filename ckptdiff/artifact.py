@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     from ckptdiff.storage import Location
+
 
 class Group(enum.StrEnum):
     """What a stored tensor is for."""
@@ -88,7 +90,8 @@ class TensorEntry:
 
     @property
     def model_path(self) -> str:
-        """Where the tensor lives in the model: the first recorded path outside any optimizer, else the first path, else the key."""
+        """Where the tensor lives in the model: the first recorded path outside any optimizer, else the first
+        path, else the key."""
         for path in self.paths:
             if "optimizer" not in path.split("/"):
                 return path

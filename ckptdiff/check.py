@@ -5,8 +5,8 @@ from __future__ import annotations
 import fnmatch
 import functools
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from ckptdiff.artifact import Artifact, Group, TensorEntry
 from ckptdiff.errors import CkptdiffError
@@ -143,12 +143,12 @@ def check_restore(
     summary[UNEXPECTED] = len(unexpected)
     summary[PARTIAL] = len(partial)
     # Optimizer hyper-parameters and counters equal their initial values by design: only model weights count.
-    summary[FRESH] = sum(1 for v in variables if v.group == Group.MODEL and v.init is not None and v.init.verdict == Verdict.FRESH)
+    summary[FRESH] = sum(
+        1 for v in variables if v.group == Group.MODEL and v.init is not None and v.init.verdict == Verdict.FRESH
+    )
     summary[NONFINITE] = sum(1 for v in variables if v.nonfinite)
     unexpected_model = sum(1 for u in unexpected if u.group == Group.MODEL)
-    failing = {
-        status: (unexpected_model if status == UNEXPECTED else summary.get(status, 0)) for status in fail_on
-    }
+    failing = {status: (unexpected_model if status == UNEXPECTED else summary.get(status, 0)) for status in fail_on}
     ok = not any(failing.values())
     notes = result.notes
     if result.out_of_scope:
@@ -206,7 +206,8 @@ def _assess_restored(
 
 
 def _partial_layers(variables: list[VariableFinding]) -> list[PartialFinding]:
-    """Layers (or parent scopes) where some variables are restored and others are not; optimizer state is not a layer."""
+    """Layers (or parent scopes) where some variables are restored and others are not; optimizer state is not a
+    layer."""
     by_owner: dict[str, list[VariableFinding]] = defaultdict(list)
     for v in variables:
         if v.group == Group.OPTIMIZER:
@@ -225,7 +226,10 @@ def _partial_layers(variables: list[VariableFinding]) -> list[PartialFinding]:
                     kind="layer",
                     restored=restored,
                     not_restored=not_restored,
-                    detail=f"{len(restored)} of {len(members)} variables restored; {', '.join(not_restored)} keep fresh values",
+                    detail=(
+                        f"{len(restored)} of {len(members)} variables restored; {', '.join(not_restored)} keep "
+                        "fresh values"
+                    ),
                 )
             )
     return found

@@ -16,13 +16,18 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from ckptdiff import __version__
 from ckptdiff.errors import CkptdiffError, ExitCode, one_line
+
+if TYPE_CHECKING:
+    from ckptdiff.artifact import Artifact
+    from ckptdiff.report.progress import ProgressBar
 
 FORMAT_CHOICES_INSPECT = ("table", "json")
 
@@ -49,18 +54,23 @@ def verify_option(func: Callable) -> Callable:
     return click.option(
         "--verify",
         is_flag=True,
-        help="Also check every tensor's stored CRC32C (V2 bundles), read every HDF5 dataset and zip member; damaged ones are listed and make the exit status 1.",
+        help=(
+            "Also check every tensor's stored CRC32C (V2 bundles), read every HDF5 dataset and zip member; "
+            "damaged ones are listed and make the exit status 1."
+        ),
     )(func)
 
 
-def _progress_bar(artifact: object, label: str, quiet: bool, output_format: str):  # type: ignore[no-untyped-def]
+def _progress_bar(artifact: Artifact, label: str, quiet: bool, output_format: str) -> ProgressBar:
     """A progress line over the artifact's values, shown on a terminal for table output only."""
     from ckptdiff.report.progress import ProgressBar
 
-    entries = artifact.entries  # type: ignore[attr-defined]
+    entries = artifact.entries
     total = sum(e.size for e in entries)
     bytes_per_value = max(1, sum(e.byte_size or 0 for e in entries) // max(total, 1))
-    return ProgressBar.for_terminal(total, label, quiet=quiet, machine_output=output_format != "table", unit_bytes=bytes_per_value)
+    return ProgressBar.for_terminal(
+        total, label, quiet=quiet, machine_output=output_format != "table", unit_bytes=bytes_per_value
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,9 +88,13 @@ def cli() -> None:
 @cli.command()
 @click.argument("artifact")
 @format_option(FORMAT_CHOICES_INSPECT)
-@click.option("--filter", "filters", multiple=True, metavar="GLOB", help="Only keys or paths matching GLOB (repeatable).")
+@click.option(
+    "--filter", "filters", multiple=True, metavar="GLOB", help="Only keys or paths matching GLOB (repeatable)."
+)
 @click.option("--no-stats", is_flag=True, help="Skip the per-tensor statistics pass (and the init verdicts).")
-@click.option("--no-init", is_flag=True, help="Statistics only: skip the fresh-init verdicts (their sampling and spectral tests).")
+@click.option(
+    "--no-init", is_flag=True, help="Statistics only: skip the fresh-init verdicts (their sampling and spectral tests)."
+)
 @click.option(
     "--group",
     type=click.Choice(["model", "optimizer", "bookkeeping", "all"]),
@@ -91,7 +105,14 @@ def cli() -> None:
 @verify_option
 @quiet_option
 def inspect(
-    artifact: str, output_format: str, filters: tuple[str, ...], no_stats: bool, no_init: bool, group: str, verify: bool, quiet: bool
+    artifact: str,
+    output_format: str,
+    filters: tuple[str, ...],
+    no_stats: bool,
+    no_init: bool,
+    group: str,
+    verify: bool,
+    quiet: bool,
 ) -> None:
     """List the tensors of ARTIFACT with shape, dtype, group, size and statistics.
 
@@ -138,7 +159,7 @@ class CommaList(click.ParamType):
     def __init__(self, choices: tuple[str, ...]) -> None:
         self.choices = choices
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, ...]:
         if isinstance(value, tuple):
             return value
         items = tuple(v.strip() for v in str(value).split(",") if v.strip())
@@ -150,7 +171,13 @@ class CommaList(click.ParamType):
 
 @cli.command()
 @click.argument("artifact")
-@click.option("--model", "model_spec", required=True, metavar="SPEC", help="FILE.py:FACTORY, package.module:FACTORY, a .keras or a full-model .h5.")
+@click.option(
+    "--model",
+    "model_spec",
+    required=True,
+    metavar="SPEC",
+    help="FILE.py:FACTORY, package.module:FACTORY, a .keras or a full-model .h5.",
+)
 @click.option(
     "--loader",
     type=click.Choice(["auto", "object-graph", "by-name", "h5-order", "h5-name", "keras3"]),
@@ -159,11 +186,31 @@ class CommaList(click.ParamType):
     help="Which real loader to emulate; auto picks the one users call for the artifact kind.",
 )
 @format_option(("table", "json", "junit"))
-@click.option("--fail-on", type=CommaList(("missing", "shape_mismatch", "dtype_mismatch", "partial", "unexpected", "fresh", "nonfinite")), default="missing,shape_mismatch,dtype_mismatch,partial", show_default=True, help="Statuses that make the exit status 1.")
-@click.option("--ignore", multiple=True, metavar="GLOB", help="Leave out variables or entries whose path or key matches (repeatable).")
+@click.option(
+    "--fail-on",
+    type=CommaList(("missing", "shape_mismatch", "dtype_mismatch", "partial", "unexpected", "fresh", "nonfinite")),
+    default="missing,shape_mismatch,dtype_mismatch,partial",
+    show_default=True,
+    help="Statuses that make the exit status 1.",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out variables or entries whose path or key matches (repeatable).",
+)
 @verify_option
 @quiet_option
-def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_on: tuple[str, ...], ignore: tuple[str, ...], verify: bool, quiet: bool) -> None:
+def check(
+    artifact: str,
+    model_spec: str,
+    loader: str,
+    output_format: str,
+    fail_on: tuple[str, ...],
+    ignore: tuple[str, ...],
+    verify: bool,
+    quiet: bool,
+) -> None:
     """Report what restoring ARTIFACT into the model --model SPEC would do, variable by variable.
 
     Every model variable is matched, missing, shape_mismatch or dtype_mismatch; every entry
@@ -172,7 +219,8 @@ def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_
 
     Example:
 
-        ckptdiff check sample_checkpoints/scenarios/scope_mistake/model.ckpt --model sample_checkpoints/scenario_models.py:tf1_module
+        ckptdiff check sample_checkpoints/scenarios/scope_mistake/model.ckpt \\
+            --model sample_checkpoints/scenario_models.py:tf1_module
     """
     from ckptdiff.check import check_restore
     from ckptdiff.formats import open_artifact, verify_artifact
@@ -206,9 +254,16 @@ def check(artifact: str, model_spec: str, loader: str, output_format: str, fail_
 @cli.command()
 @click.argument("artifact_a")
 @click.argument("artifact_b")
-@click.option("--model", "model_spec", metavar="SPEC", help="Align both through this live model, as check would restore each into it.")
+@click.option(
+    "--model",
+    "model_spec",
+    metavar="SPEC",
+    help="Align both through this live model, as check would restore each into it.",
+)
 @click.option("--atol", type=float, default=0.0, show_default=True, help="Absolute tolerance.")
-@click.option("--rtol", type=float, default=0.0, show_default=True, help="Relative tolerance: same when |a-b| <= atol + rtol*|b|.")
+@click.option(
+    "--rtol", type=float, default=0.0, show_default=True, help="Relative tolerance: same when |a-b| <= atol + rtol*|b|."
+)
 @click.option(
     "--only",
     type=click.Choice(["changed", "same", "added", "removed", "all"]),
@@ -315,10 +370,8 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("CKPTDIFF_DEBUG"):
             traceback.print_exc()
         click.echo(
-            f"ckptdiff: internal error: {type(exc).__name__}: {one_line(str(exc))} "
-            "(set CKPTDIFF_DEBUG=1 for details)",
+            f"ckptdiff: internal error: {type(exc).__name__}: {one_line(str(exc))} (set CKPTDIFF_DEBUG=1 for details)",
             err=True,
         )
         sys.exit(ExitCode.ERROR)
     sys.exit(ExitCode.OK)
-

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import numpy as np
 
@@ -106,7 +107,11 @@ def compare_entries(a: TensorEntry, b: TensorEntry, atol: float, rtol: float) ->
             nxt = next(chunks_b, None)
             if nxt is None:
                 break
-            pending = np.concatenate([pending, _as_comparable(nxt, b.dtype)]) if pending.size else _as_comparable(nxt, b.dtype)
+            pending = (
+                np.concatenate([pending, _as_comparable(nxt, b.dtype)])
+                if pending.size
+                else _as_comparable(nxt, b.dtype)
+            )
         acc.add(ca, pending[: ca.size], atol, rtol)
         pending = pending[ca.size :]
     norm_a, norm_b = math.sqrt(acc.sq_a), math.sqrt(acc.sq_b)
@@ -130,7 +135,9 @@ def _layer_of(name: str) -> str:
 def _assess_b(results: list[TensorDiff], b: Artifact) -> list[TensorDiff]:
     """The fresh-init verdict of B's side of every compared model tensor; an unchanged pair says so in the evidence."""
     entries_b = b.by_key
-    chosen = [i for i, t in enumerate(results) if t.group == "model" and t.key_b in entries_b and t.status in (SAME, CHANGED)]
+    chosen = [
+        i for i, t in enumerate(results) if t.group == "model" and t.key_b in entries_b and t.status in (SAME, CHANGED)
+    ]
     targets = [entries_b[results[i].key_b] for i in chosen]  # type: ignore[index]
     verdicts = assess_all(targets, compute_all_stats(targets))
     out = list(results)
@@ -178,12 +185,13 @@ def diff_artifacts(
         restore_a, restore_b = run_loader(a, live), run_loader(b, live)
         aligned = align_through_model(a, b, restore_a, restore_b, live)
         notes = (
-            f"aligned through --model {live.spec}: A as {restore_a.loader} restores it, B as {restore_b.loader} restores it",
+            f"aligned through --model {live.spec}: A as {restore_a.loader} restores it, B as {restore_b.loader} "
+            "restores it",
         )
     for pair in aligned:
         ea, eb = pair.a, pair.b
         group = (ea or eb).group  # type: ignore[union-attr]
-        base = dict(
+        base: dict[str, Any] = dict(
             name=pair.name,
             aligned_by=pair.how,
             key_a=ea.key if ea else None,
@@ -236,7 +244,7 @@ def diff_artifacts(
     )
     if assess_values:
         results = _assess_b(results, b)
-    summary = {s: 0 for s in DIFF_STATUSES}
+    summary: dict[str, int] = {s: 0 for s in DIFF_STATUSES}
     for r in results:
         summary[r.status] += 1
     return DiffReport(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ckptdiff.artifact import GROUPS, Artifact, TensorEntry, element_count
 from ckptdiff.report.interface import GroupSummary, InspectReport, TensorRow, describe_artifact
@@ -74,4 +74,3 @@ def inspect_artifact(
         for g in GROUPS
     )
     return InspectReport(artifact=describe_artifact(artifact), tensors=rows, summary=summary)
-

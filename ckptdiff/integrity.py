@@ -73,5 +73,7 @@ def read_every_entry(artifact: Artifact, errors: tuple[type[BaseException], ...]
         except CkptdiffError as exc:
             problems.append(IntegrityProblem(entry.key, ProblemKind.UNREADABLE, str(exc)))
         except errors as exc:
-            problems.append(IntegrityProblem(entry.key, ProblemKind.UNREADABLE, f"{type(exc).__name__}: {one_line(str(exc))}"))
+            problems.append(
+                IntegrityProblem(entry.key, ProblemKind.UNREADABLE, f"{type(exc).__name__}: {one_line(str(exc))}")
+            )
     return len(artifact.entries), problems

@@ -18,18 +18,37 @@ sys.path.insert(0, str(ROOT))
 S = "sample_checkpoints"
 
 ARTIFACTS = (
-    f"{S}/tf2", f"{S}/tf2/ckpt-1", f"{S}/tf2_sharded/ckpt", f"{S}/tf1/model.ckpt", f"{S}/tf1_v1/model.ckpt",
-    f"{S}/saved_model", f"{S}/keras2/model.h5", f"{S}/keras2/weights_only.h5", f"{S}/keras2/tf_weights/ckpt",
-    f"{S}/keras3/model.weights.h5", f"{S}/keras3/model.keras", f"{S}/keras3/legacy.h5",
-    f"{S}/fresh/bn_frozen_stats/ckpt", f"{S}/fresh/before_training/ckpt", f"{S}/fresh/nan/ckpt",
-    f"{S}/fresh/rebinding/ckpt", f"{S}/diff/module/ckpt", f"{S}/diff/module/saved_model",
-    f"{S}/diff/keras/legacy.h5", f"{S}/diff/keras/model.keras",
-    f"{S}/scenarios/scope_mistake/model.ckpt", f"{S}/scenarios/renamed_layer/legacy.h5",
-    f"{S}/scenarios/renamed_layer/model.weights.h5", f"{S}/scenarios/class_count/model.weights.h5",
+    f"{S}/tf2",
+    f"{S}/tf2/ckpt-1",
+    f"{S}/tf2_sharded/ckpt",
+    f"{S}/tf1/model.ckpt",
+    f"{S}/tf1_v1/model.ckpt",
+    f"{S}/saved_model",
+    f"{S}/keras2/model.h5",
+    f"{S}/keras2/weights_only.h5",
+    f"{S}/keras2/tf_weights/ckpt",
+    f"{S}/keras3/model.weights.h5",
+    f"{S}/keras3/model.keras",
+    f"{S}/keras3/legacy.h5",
+    f"{S}/fresh/bn_frozen_stats/ckpt",
+    f"{S}/fresh/before_training/ckpt",
+    f"{S}/fresh/nan/ckpt",
+    f"{S}/fresh/rebinding/ckpt",
+    f"{S}/diff/module/ckpt",
+    f"{S}/diff/module/saved_model",
+    f"{S}/diff/keras/legacy.h5",
+    f"{S}/diff/keras/model.keras",
+    f"{S}/scenarios/scope_mistake/model.ckpt",
+    f"{S}/scenarios/renamed_layer/legacy.h5",
+    f"{S}/scenarios/renamed_layer/model.weights.h5",
+    f"{S}/scenarios/class_count/model.weights.h5",
 )
 SCAN_ONLY = (
-    f"{S}/hostile/zip_tricks.keras", f"{S}/hostile/foreign_module.keras", f"{S}/hostile/lambda_legacy.h5",
-    f"{S}/hostile/lambda.keras", f"{S}/hostile/write_file_saved_model",
+    f"{S}/hostile/zip_tricks.keras",
+    f"{S}/hostile/foreign_module.keras",
+    f"{S}/hostile/lambda_legacy.h5",
+    f"{S}/hostile/lambda.keras",
+    f"{S}/hostile/write_file_saved_model",
 )
 DIFFS = (
     (f"{S}/diff/frozen/ckpt-1", f"{S}/diff/frozen/ckpt-2"),
@@ -81,7 +100,11 @@ def snapshot(out: Path) -> None:
     for args in invocations():
         result = runner.invoke(cli, args, catch_exceptions=True)
         stdout = result.stdout_bytes.decode()
-        tail = f"\n[exit {result.exit_code}]" + (f" {type(result.exception).__name__}" if result.exception and not isinstance(result.exception, SystemExit) else "")
+        tail = f"\n[exit {result.exit_code}]" + (
+            f" {type(result.exception).__name__}"
+            if result.exception and not isinstance(result.exception, SystemExit)
+            else ""
+        )
         (out / name_of(args)).write_text(" ".join(args) + "\n" + stdout + tail + "\n")
     print(f"{len(invocations())} invocations written to {out}")
 

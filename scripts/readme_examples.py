@@ -24,7 +24,9 @@ MAX_LINES = 40
 def run(args: str) -> str:
     exe = ROOT / ".venv" / "bin" / "ckptdiff"
     env = dict(os.environ, COLUMNS="200")
-    proc = subprocess.run([str(exe), *shlex.split(args)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    proc = subprocess.run(
+        [str(exe), *shlex.split(args)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600
+    )
     out = (proc.stdout + proc.stderr).rstrip("\n").splitlines()
     if len(out) > MAX_LINES:
         out = out[: MAX_LINES - 1] + [f"... ({len(out) - MAX_LINES + 1} more lines)"]

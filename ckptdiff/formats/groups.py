@@ -36,12 +36,12 @@ def classify_key(key: str) -> Group:
         from the model) override this.
     """
     if _BOOKKEEPING.match(key):
-        return "bookkeeping"
+        return Group.BOOKKEEPING
     if ".OPTIMIZER_SLOT" in key:
-        return "optimizer"
+        return Group.OPTIMIZER
     first = key.split("/", 1)[0]
     if first in ("optimizer", "optimizer_weights", "training_config"):
-        return "optimizer"
+        return Group.OPTIMIZER
     if _OPTIMIZER_TF1.search(key):
-        return "optimizer"
-    return "model"
+        return Group.OPTIMIZER
+    return Group.MODEL

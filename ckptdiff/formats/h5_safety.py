@@ -1,4 +1,5 @@
-"""Checks that keep damaged HDF5 files from hanging or exhausting the reader: global heaps, dataset sizes, external data.
+"""Checks that keep damaged HDF5 files from hanging or exhausting the reader: global heaps, dataset sizes,
+external data.
 
 HDF5 itself is trusted to parse a file, except where a damaged file makes the library loop forever or
 read far more than the file holds. Two such holes are closed before h5py is asked for values:
@@ -37,7 +38,7 @@ DECLARED_SLACK_BYTES = 1 << 20
 """Tiny files may hold datasets a little larger than themselves (fill values of a never-written dataset)."""
 
 
-def check_global_heaps(source: Path | str | BinaryIO, display: str) -> None:
+def check_global_heaps(source: Path | str | BinaryIO | io.RawIOBase, display: str) -> None:
     """Refuse an HDF5 file whose global heap collections would make HDF5 loop.
 
     Args:
@@ -58,14 +59,18 @@ def check_global_heaps(source: Path | str | BinaryIO, display: str) -> None:
             source.seek(position)
 
 
-def _check_heaps_in(f: BinaryIO, display: str) -> None:
+def _check_heaps_in(f: BinaryIO | io.RawIOBase, display: str) -> None:
     f.seek(0, io.SEEK_END)
     size = f.tell()
     for offset in _find_signatures(f, size):
         f.seek(offset)
         header = f.read(GLOBAL_HEAP_HEADER)
         version, reserved, collection_size = header[4], header[5:8], struct.unpack_from("<Q", header, 8)[0]
-        if version != GLOBAL_HEAP_VERSION or reserved != b"\0\0\0" or not GLOBAL_HEAP_HEADER < collection_size <= size - offset:
+        if (
+            version != GLOBAL_HEAP_VERSION
+            or reserved != b"\0\0\0"
+            or not GLOBAL_HEAP_HEADER < collection_size <= size - offset
+        ):
             continue  # four bytes that merely spell GCOL inside data
         f.seek(offset)
         problem = _heap_problem(f.read(collection_size))
@@ -75,7 +80,7 @@ def _check_heaps_in(f: BinaryIO, display: str) -> None:
             )
 
 
-def _find_signatures(f: BinaryIO, size: int) -> list[int]:
+def _find_signatures(f: BinaryIO | io.RawIOBase, size: int) -> list[int]:
     found = []
     start = 0
     keep = len(GLOBAL_HEAP_SIGNATURE) - 1

@@ -6,6 +6,7 @@ archives; h5_safety closes the holes through which a damaged file could hang or 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -45,7 +46,9 @@ def is_hdf5(location: Location) -> bool:
     return False
 
 
-def open_hdf5_readonly(path: Location | BinaryIO, display: str, *, member: str | None = None) -> h5py.File:
+def open_hdf5_readonly(
+    path: Location | BinaryIO | io.RawIOBase, display: str, *, member: str | None = None
+) -> h5py.File:
     """Open an HDF5 file (a location, or a binary file-like object) read-only, mapping h5py errors to ours.
 
     Args:
@@ -57,7 +60,7 @@ def open_hdf5_readonly(path: Location | BinaryIO, display: str, *, member: str |
         NotHdf5: the bytes are not HDF5.
         CorruptArtifact: they are HDF5 but h5py cannot open them.
     """
-    target: Path | BinaryIO
+    target: Path | BinaryIO | io.RawIOBase
     if isinstance(path, Location):
         target = path.local_path or path.open_binary()
     else:
@@ -116,9 +119,7 @@ def read_name_list(group: h5py.Group, name: str, display: str) -> list[str] | No
     names: list[str] = []
     for chunk in chunks:
         if not isinstance(chunk, np.ndarray) or chunk.ndim != 1:
-            raise CorruptArtifact(
-                f"{display}: {where} is {type(chunk).__name__}, expected an array of names"
-            )
+            raise CorruptArtifact(f"{display}: {where} is {type(chunk).__name__}, expected an array of names")
         if chunk.size == 0:
             continue  # Keras writes an empty list as an empty float64 array.
         names.extend(decode_text(item, where, display) for item in chunk)
@@ -150,7 +151,9 @@ def dataset_source(dataset: h5py.Dataset) -> H5DatasetSource:
     return H5DatasetSource(dataset)
 
 
-def make_h5_entry(dataset: h5py.Dataset, group: Group, paths: tuple[str, ...] = (), display: str | None = None) -> TensorEntry:
+def make_h5_entry(
+    dataset: h5py.Dataset, group: Group, paths: tuple[str, ...] = (), display: str | None = None
+) -> TensorEntry:
     """A TensorEntry for one dataset, keyed by its full HDF5 path without the leading slash.
 
     Raises:

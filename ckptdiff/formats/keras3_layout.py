@@ -41,8 +41,9 @@ Conventions of the returned Artifact:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import h5py
 
@@ -238,10 +239,10 @@ def container_group(path: str) -> Group:
     """The TensorEntry group of anything stored under a container path."""
     root = path.split("/", 1)[0]
     if root == OPTIMIZER_GROUP:
-        return "optimizer"
+        return Group.OPTIMIZER
     if root in METRICS_ROOTS:
-        return "bookkeeping"
-    return "model"
+        return Group.BOOKKEEPING
+    return Group.MODEL
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ ZIP_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 ZIP_LOCAL_SIGNATURE = b"PK\x03\x04"
 """Every zip starts with a local header (an empty zip, never a Keras archive, with its end record)."""
 ZIP_DATA_DESCRIPTOR_FLAG = 0x08
+ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (zipfile.BadZipFile, zlib.error, EOFError, *H5_ERRORS)
+"""What zipfile, zlib and h5py raise for a damaged archive."""
 READ_CHUNK_BYTES = 1 << 20
 MAX_CONFIG_BYTES = 256 << 20
 """scan reads config.json only when it declares at most this much (Keras' own configs are kilobytes)."""
@@ -89,15 +91,23 @@ def check_zip_members(infos: list[zipfile.ZipInfo]) -> list[Finding]:
     for name, count in Counter(i.filename for i in infos).items():
         if count > 1:
             findings.append(
-                Finding(Severity.MEDIUM, "duplicate-member", name,
-                        f"{count} members share this name; zip readers disagree on which one they read")
+                Finding(
+                    Severity.MEDIUM,
+                    "duplicate-member",
+                    name,
+                    f"{count} members share this name; zip readers disagree on which one they read",
+                )
             )
     for info in infos:
         name = info.filename
         if _escapes(name):
             findings.append(
-                Finding(Severity.HIGH, "path-traversal", name,
-                        "absolute or '..' member path: extracting the archive writes outside its folder")
+                Finding(
+                    Severity.HIGH,
+                    "path-traversal",
+                    name,
+                    "absolute or '..' member path: extracting the archive writes outside its folder",
+                )
             )
         absurd = absurd_member_size(info)
         if absurd:
@@ -109,13 +119,19 @@ def check_zip_members(infos: list[zipfile.ZipInfo]) -> list[Finding]:
         if name.startswith(ASSETS_DIR):
             if not name.endswith("/"):
                 findings.append(
-                    Finding(Severity.INFO, "asset", name, f"asset, {info.file_size} bytes: restored into a layer as data")
+                    Finding(
+                        Severity.INFO, "asset", name, f"asset, {info.file_size} bytes: restored into a layer as data"
+                    )
                 )
             continue
         findings.append(
-            Finding(Severity.MEDIUM, "extra-member", name,
-                    f"{info.file_size} bytes; Keras writes only config.json, metadata.json, model.weights.h5 "
-                    "and assets/, so something else put this here")
+            Finding(
+                Severity.MEDIUM,
+                "extra-member",
+                name,
+                f"{info.file_size} bytes; Keras writes only config.json, metadata.json, model.weights.h5 "
+                "and assets/, so something else put this here",
+            )
         )
     return findings
 
@@ -131,11 +147,16 @@ def absurd_member_size(info: zipfile.ZipInfo) -> str | None:
     """Why the declared uncompressed size cannot be genuine, or None."""
     declared, stored = info.file_size, info.compress_size
     if declared > MAX_MEMBER_BYTES:
-        return f"declares {declared} bytes uncompressed, over the {MAX_MEMBER_BYTES >> 40} TiB bound, from {stored} stored"
+        return (
+            f"declares {declared} bytes uncompressed, over the {MAX_MEMBER_BYTES >> 40} TiB bound, from {stored} stored"
+        )
     if info.compress_type == zipfile.ZIP_STORED and declared != stored:
         return f"stored (uncompressed) member declares {declared} bytes but occupies {stored}"
     if info.compress_type == zipfile.ZIP_DEFLATED and declared > DEFLATE_MAX_RATIO * stored + RATIO_SLACK_BYTES:
-        return f"declares {declared} bytes from {stored} deflated bytes, more than DEFLATE's {DEFLATE_MAX_RATIO}:1 can expand"
+        return (
+            f"declares {declared} bytes from {stored} deflated bytes, "
+            f"more than DEFLATE's {DEFLATE_MAX_RATIO}:1 can expand"
+        )
     if declared > KERAS_BOMB_FLOOR and declared > KERAS_BOMB_RATIO * stored:
         return f"declares {declared} bytes from {stored} stored: Keras itself refuses this as a decompression bomb"
     return None
@@ -169,7 +190,7 @@ def read_keras_archive(path: Location | str | os.PathLike[str], display: str) ->
     except CkptdiffError:
         resources.close()
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, *H5_ERRORS) as exc:
+    except ARCHIVE_ERRORS as exc:
         resources.close()
         raise CorruptArtifact(f"{display}: damaged .keras archive ({one_line(exc)})") from None
 
@@ -204,9 +225,7 @@ def _read_archive(path: Location, display: str, resources: contextlib.ExitStack)
         "date_saved": _str_or_none(saved.get("date_saved")),
         "model_class": _str_or_none(config.get("class_name")),
         "weights_member_compression": _compression_name(info.compress_type),
-        "assets": sorted(
-            n[len(ASSETS_PREFIX) :] for n in names if n.startswith(ASSETS_PREFIX) and not n.endswith("/")
-        ),
+        "assets": sorted(n[len(ASSETS_PREFIX) :] for n in names if n.startswith(ASSETS_PREFIX) and not n.endswith("/")),
         **layout.metadata(),
     }
     inner = config.get("config")
@@ -232,23 +251,20 @@ def _check_members(names: list[str], display: str) -> None:
         return
     if missing == [WEIGHTS_MEMBER] and NPZ_WEIGHTS_MEMBER in names:
         raise UnknownArtifactKind(
-            f"{display}: .keras archive stores its weights as {NPZ_WEIGHTS_MEMBER}, "
-            "which ckptdiff does not read"
+            f"{display}: .keras archive stores its weights as {NPZ_WEIGHTS_MEMBER}, which ckptdiff does not read"
         )
     present = summarize(names) if names else "none"
     raise NotKerasArchive(
-        f"{display}: zip archive is not a Keras .keras file: "
-        f"no {' and no '.join(missing)} (members: {present})"
+        f"{display}: zip archive is not a Keras .keras file: no {' and no '.join(missing)} (members: {present})"
     )
 
 
 def read_json_member(archive: zipfile.ZipFile, name: str, display: str) -> Any:
-    """Parse a JSON member of a `.keras` zip as data; every failure (size, zip damage, encoding, JSON) is CorruptArtifact."""
+    """Parse a JSON member of a `.keras` zip as data; every failure (size, zip damage, encoding, JSON) is
+    CorruptArtifact."""
     info = archive.getinfo(name)
     if info.file_size > MAX_JSON_MEMBER:
-        raise CorruptArtifact(
-            f"{display}: {name} declares {info.file_size} bytes, more than a config can hold"
-        )
+        raise CorruptArtifact(f"{display}: {name} declares {info.file_size} bytes, more than a config can hold")
     try:
         text = archive.read(name).decode("utf-8")
         return json.loads(text)
@@ -300,9 +316,7 @@ def _member_data_offset(raw: BinaryIO, info: zipfile.ZipInfo, display: str) -> i
     raw.seek(info.header_offset)
     header = raw.read(ZIP_LOCAL_HEADER.size)
     if len(header) != ZIP_LOCAL_HEADER.size or header[:4] != ZIP_LOCAL_SIGNATURE:
-        raise CorruptArtifact(
-            f"{display}: bad local header for {info.filename} at offset {info.header_offset}"
-        )
+        raise CorruptArtifact(f"{display}: bad local header for {info.filename} at offset {info.header_offset}")
     fields = ZIP_LOCAL_HEADER.unpack(header)
     name_length, extra_length = fields[9], fields[10]
     start = info.header_offset + ZIP_LOCAL_HEADER.size + name_length + extra_length
@@ -350,7 +364,9 @@ class ZipMemberWindow(io.RawIOBase):
         if count == 0:
             return 0
         self._raw.seek(self._start + self._pos)
-        got = self._raw.readinto(view[:count]) or 0
+        data = self._raw.read(count)
+        got = len(data)
+        view[:got] = data
         self._pos += got
         return got
 
@@ -366,7 +382,6 @@ def _compression_name(compress_type: int) -> str:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
 
 
 # --- integrity -------------------------------------------------------------------------------------
@@ -398,8 +413,18 @@ def verify_zip_members(path: Location) -> tuple[int, list[IntegrityProblem]]:
                 with archive.open(info) as member:
                     while member.read(READ_CHUNK_BYTES):
                         pass
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as exc:
-                problems.append(IntegrityProblem(info.filename, ProblemKind.ZIP_MEMBER, one_line(exc) or type(exc).__name__))
+            except (
+                zipfile.BadZipFile,
+                zlib.error,
+                EOFError,
+                OSError,
+                NotImplementedError,
+                RuntimeError,
+                ValueError,
+            ) as exc:
+                problems.append(
+                    IntegrityProblem(info.filename, ProblemKind.ZIP_MEMBER, one_line(exc) or type(exc).__name__)
+                )
     return len(infos), problems
 
 

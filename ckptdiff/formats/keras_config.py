@@ -4,29 +4,64 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from ckptdiff.scan.interface import Finding, Severity
 
 LAMBDA_CLASSES = frozenset({"Lambda"})
 SERIALISED_LAMBDA_CLASS = "__lambda__"
 """Keras 3 serialises a Python lambda as `{"class_name": "__lambda__", "config": {"code": <base64 marshal>}}`."""
-RAW_OP_WRAPPERS = frozenset({"TFOpLambda", "SlicingOpLambda", "TFClassMethodDispatcher", "ClassMethod", "InstanceMethod", "InstanceProperty"})
+RAW_OP_WRAPPERS = frozenset(
+    {"TFOpLambda", "SlicingOpLambda", "TFClassMethodDispatcher", "ClassMethod", "InstanceMethod", "InstanceProperty"}
+)
 SAFE_MODULES = ("keras", "tf_keras", "builtins")
 """Modules (and their submodules) a config may name without that being code from elsewhere."""
 BUILTINS_MODULE = "builtins"
-DANGEROUS_BUILTINS = frozenset({
-    "exec", "eval", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
-    "vars", "input", "breakpoint", "exit", "quit", "help", "memoryview", "print", "type", "object",
-})
+DANGEROUS_BUILTINS = frozenset(
+    {
+        "exec",
+        "eval",
+        "compile",
+        "open",
+        "__import__",
+        "getattr",
+        "setattr",
+        "delattr",
+        "globals",
+        "locals",
+        "vars",
+        "input",
+        "breakpoint",
+        "exit",
+        "quit",
+        "help",
+        "memoryview",
+        "print",
+        "type",
+        "object",
+    }
+)
 """Python builtins that run, import or reach arbitrary code or files when called (Keras' own builtin
 functions, such as activations named `relu`, are looked up in Keras modules, never here)."""
 REGISTERED_NAME_SEPARATOR = ">"
 """`register_keras_serializable(package="p")` names an object `p>Name`: code the loader must import."""
 KERAS_OWN_REGISTERED_NAMES = frozenset(
     f"Custom>{name}"
-    for name in ("Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lion", "Nadam", "RMSprop", "SGD")
+    for name in (
+        "Adadelta",
+        "Adafactor",
+        "Adagrad",
+        "Adam",
+        "AdamW",
+        "Adamax",
+        "Ftrl",
+        "Lion",
+        "Nadam",
+        "RMSprop",
+        "SGD",
+    )
 )
 """tf_keras registers its own optimizers under the default package (`Custom>Adam` in a training_config)."""
 
@@ -93,7 +128,9 @@ def _lambda_danger(where: str, cls: str, inner: dict) -> ConfigDanger:
     size = _marshalled_size(function)
     if function_type == "raw" or (isinstance(function, dict) and function.get("class_name") == "function"):
         name = function.get("config") if isinstance(function, dict) else function
-        module = inner.get("module") if function_type == "raw" else function.get("module")
+        module = (
+            inner.get("module") if function_type == "raw" or not isinstance(function, dict) else function.get("module")
+        )
         code = f"the Python function {name!r} of module {module!r}, imported on load"
     elif size is not None:
         code = f"marshalled Python bytecode, {size} bytes"
@@ -116,7 +153,8 @@ def find_code_in_config(config: Any) -> list[ConfigDanger]:
     for where, node in _walk(config, ""):
         inside_lambda = any(where.startswith(f"{loc}.config" if loc else "config") for loc in lambdas)
         cls = node.get("class_name")
-        inner = node.get("config") if isinstance(node.get("config"), dict) else {}
+        raw_inner = node.get("config")
+        inner: dict[str, Any] = raw_inner if isinstance(raw_inner, dict) else {}
         if cls in LAMBDA_CLASSES:
             dangers.append(_lambda_danger(where, cls, inner))
             lambdas.append(where)
@@ -125,20 +163,36 @@ def find_code_in_config(config: Any) -> list[ConfigDanger]:
             continue  # the Lambda's function, its module and its closure are part of that one finding
         if cls in RAW_OP_WRAPPERS:
             fn = inner.get("function") or inner.get("method_name") or "?"
-            dangers.append(ConfigDanger(Severity.MEDIUM, "raw-op", where or "<root>", f"{_label(cls, inner)} wraps the raw op {fn}"))
+            dangers.append(
+                ConfigDanger(
+                    Severity.MEDIUM, "raw-op", where or "<root>", f"{_label(cls, inner)} wraps the raw op {fn}"
+                )
+            )
         elif cls == SERIALISED_LAMBDA_CLASS:
             size = _marshalled_size(node)
             carried = f", {size} bytes of marshalled bytecode" if size is not None else ""
-            dangers.append(ConfigDanger(Severity.HIGH, "lambda", where or "<root>", f"a serialised Python lambda{carried}"))
+            dangers.append(
+                ConfigDanger(Severity.HIGH, "lambda", where or "<root>", f"a serialised Python lambda{carried}")
+            )
         module = node.get("module")
         if isinstance(module, str) and module and not _is_safe_module(module):
             named = cls if cls != "function" else node.get("config")
             dangers.append(
-                ConfigDanger(Severity.HIGH, "foreign-module", where or "<root>", f"names {named!r} of module {module!r}, imported on load")
+                ConfigDanger(
+                    Severity.HIGH,
+                    "foreign-module",
+                    where or "<root>",
+                    f"names {named!r} of module {module!r}, imported on load",
+                )
             )
         elif module == BUILTINS_MODULE and _builtin_name(node) in DANGEROUS_BUILTINS:
             dangers.append(
-                ConfigDanger(Severity.HIGH, "foreign-module", where or "<root>", f"names the Python builtin {_builtin_name(node)!r}")
+                ConfigDanger(
+                    Severity.HIGH,
+                    "foreign-module",
+                    where or "<root>",
+                    f"names the Python builtin {_builtin_name(node)!r}",
+                )
             )
         if isinstance(cls, str) and REGISTERED_NAME_SEPARATOR in cls and cls not in KERAS_OWN_REGISTERED_NAMES:
             dangers.append(ConfigDanger(Severity.MEDIUM, "custom-object", where or "<root>", f"custom object {cls!r}"))
@@ -149,7 +203,9 @@ def find_code_in_config(config: Any) -> list[ConfigDanger]:
                 and REGISTERED_NAME_SEPARATOR in registered
                 and registered not in KERAS_OWN_REGISTERED_NAMES
             ):
-                dangers.append(ConfigDanger(Severity.MEDIUM, "custom-object", where or "<root>", f"custom object {registered!r}"))
+                dangers.append(
+                    ConfigDanger(Severity.MEDIUM, "custom-object", where or "<root>", f"custom object {registered!r}")
+                )
     return dangers
 
 

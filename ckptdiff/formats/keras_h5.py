@@ -132,9 +132,7 @@ class _Collector:
         return key
 
 
-def _read_legacy_layout(
-    h5: h5py.File, display: str, resolved: str, resources: contextlib.ExitStack
-) -> Artifact:
+def _read_legacy_layout(h5: h5py.File, display: str, resolved: str, resources: contextlib.ExitStack) -> Artifact:
     if MODEL_WEIGHTS_GROUP in h5 and isinstance(h5.get(MODEL_WEIGHTS_GROUP), h5py.Group):
         kind, weights_root = KIND_FULL_MODEL, h5[MODEL_WEIGHTS_GROUP]
     elif read_name_list(h5, LAYER_NAMES_ATTR, display) is not None:
@@ -200,15 +198,11 @@ def _read_layers(
         layer_group = weights_root.get(name)
         if not isinstance(layer_group, h5py.Group):
             absent.append(name)
-            records.append(
-                LayerRecord(name=name, weight_keys=(), class_name=classes.get(name), layer_name=name)
-            )
+            records.append(LayerRecord(name=name, weight_keys=(), class_name=classes.get(name), layer_name=name))
             continue
         records.append(_read_layer(layer_group, name, collector, classes.get(name), display))
     if absent:
-        collector.notes.append(
-            f"{len(absent)} layer(s) in {LAYER_NAMES_ATTR} have no group: {summarize(absent)}"
-        )
+        collector.notes.append(f"{len(absent)} layer(s) in {LAYER_NAMES_ATTR} have no group: {summarize(absent)}")
     top = weights_root.get(TOP_LEVEL_WEIGHTS_GROUP)
     if TOP_LEVEL_WEIGHTS_GROUP not in layer_names and isinstance(top, h5py.Group):
         record = _read_layer(top, TOP_LEVEL_WEIGHTS_GROUP, collector, None, display)
@@ -223,7 +217,7 @@ def _read_layer(
     weight_names = read_name_list(layer_group, WEIGHT_NAMES_ATTR, display) or []
     keys: list[str] = []
     for weight_name in weight_names:
-        key = collector.add_listed(layer_group, weight_name, "model", qualify_weight_name(name, weight_name))
+        key = collector.add_listed(layer_group, weight_name, Group.MODEL, qualify_weight_name(name, weight_name))
         if key is not None:
             keys.append(key)
     return LayerRecord(
@@ -244,7 +238,7 @@ def qualify_weight_name(layer: str, weight_name: str) -> str:
 
 def _read_optimizer_weights(group: h5py.Group, collector: _Collector, display: str) -> None:
     for weight_name in read_name_list(group, WEIGHT_NAMES_ATTR, display) or []:
-        collector.add_listed(group, weight_name, "optimizer", weight_name)
+        collector.add_listed(group, weight_name, Group.OPTIMIZER, weight_name)
 
 
 def _add_unlisted(h5: h5py.File, collector: _Collector) -> None:
@@ -276,9 +270,7 @@ def _parse_json_attr(h5: h5py.File, name: str, display: str) -> Any:
     try:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise CorruptArtifact(
-            f"{display}: root attribute {name} is not valid JSON ({one_line(exc)})"
-        ) from None
+        raise CorruptArtifact(f"{display}: root attribute {name} is not valid JSON ({one_line(exc)})") from None
 
 
 def _layer_classes(config: Any) -> dict[str, str]:
@@ -321,7 +313,10 @@ def verify_h5_datasets(artifact: Artifact) -> IntegrityReport:
     unreadable chunks, failed filters, truncated storage)."""
     checked, problems = read_every_entry(artifact, H5_READ_ERRORS)
     return IntegrityReport(
-        artifact.path, VerifyMethod.HDF5_READ, checked, tuple(problems),
+        artifact.path,
+        VerifyMethod.HDF5_READ,
+        checked,
+        tuple(problems),
         ("HDF5 stores no checksum for Keras datasets: every dataset was read in full",),
     )
 
@@ -344,7 +339,9 @@ def scan_h5_configs(location: Location, display: str) -> tuple[list[Finding], li
                 try:
                     config = json.loads(text)
                 except (json.JSONDecodeError, RecursionError) as exc:
-                    raise CorruptArtifact(f"{display}: root attribute {attr} is not valid JSON ({one_line(exc)})") from None
+                    raise CorruptArtifact(
+                        f"{display}: root attribute {attr} is not valid JSON ({one_line(exc)})"
+                    ) from None
                 findings += config_findings(config, attr)
                 scanned.append(f"root attribute {attr}")
     except H5_ERRORS as exc:

@@ -50,7 +50,7 @@ def is_keras3_weights_file(path: Location | str | os.PathLike[str]) -> bool:
             if any(name in h5 for name in KERAS3_ROOT_GROUPS):
                 return True
             return h5.visit(lambda name: True if name.rsplit("/", 1)[-1] == VARS_GROUP else None) is True
-    except Exception:  # noqa: BLE001 - a sniffing helper: anything unreadable is simply "not mine"
+    except Exception:
         return False
 
 
@@ -92,7 +92,6 @@ def read_keras_weights_h5(path: Location | str | os.PathLike[str], display: str)
         notes=layout.notes,
         resources=resources,
     )
-
 
 
 class KerasWeightsH5Kind(ArtifactKind):

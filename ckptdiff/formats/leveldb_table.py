@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import crc32c
 
@@ -52,8 +52,7 @@ def _read_block(data: memoryview, handle: _BlockHandle, limit: int, what: str) -
     """Return a block's contents after checking that it lies inside the table and that its CRC holds."""
     if handle.offset + handle.size + BLOCK_TRAILER_SIZE > limit:
         raise NotATable(
-            f"{what}: block at {handle.offset} of {handle.size} bytes runs past the table's "
-            f"{limit} bytes of blocks"
+            f"{what}: block at {handle.offset} of {handle.size} bytes runs past the table's {limit} bytes of blocks"
         )
     contents = data[handle.offset : handle.offset + handle.size]
     kind = data[handle.offset + handle.size]
@@ -61,8 +60,7 @@ def _read_block(data: memoryview, handle: _BlockHandle, limit: int, what: str) -
     actual = mask_crc32c(crc32c.crc32c(bytes((kind,)), crc32c.crc32c(contents)))
     if stored != actual:
         raise CorruptArtifact(
-            f"{what}: block at {handle.offset} fails its CRC32C (stored {stored:#010x}, "
-            f"computed {actual:#010x})"
+            f"{what}: block at {handle.offset} fails its CRC32C (stored {stored:#010x}, computed {actual:#010x})"
         )
     if kind == COMPRESSION_SNAPPY:
         return memoryview(decompress_snappy(contents, f"{what}: block at {handle.offset}"))
@@ -144,7 +142,9 @@ def _iter_block(block: memoryview, what: str) -> Iterator[tuple[bytes, memoryvie
         pos += value_length
 
 
-def read_table(location: Location | str | os.PathLike[str], display: str | None = None) -> list[tuple[bytes, memoryview]]:
+def read_table(
+    location: Location | str | os.PathLike[str], display: str | None = None
+) -> list[tuple[bytes, memoryview]]:
     """Read every (key, value) of a LevelDB-style table (a V2 `.index` file, a V1 checkpoint file).
 
     Every block's CRC32C is checked and keys must be strictly increasing.
@@ -178,7 +178,9 @@ def read_table(location: Location | str | os.PathLike[str], display: str | None 
     index, _ = _read_handle(data, pos, len(raw) - 8, f"{what}: footer")
     _read_block(data, metaindex, footer, f"{what}: metaindex")
     entries: list[tuple[bytes, memoryview]] = []
-    for _, handle_bytes in _iter_block(_read_block(data, index, footer, f"{what}: index block"), f"{what}: index block"):
+    for _, handle_bytes in _iter_block(
+        _read_block(data, index, footer, f"{what}: index block"), f"{what}: index block"
+    ):
         handle, _ = _read_handle(handle_bytes, 0, len(handle_bytes), f"{what}: index block")
         block_what = f"{what}: data block at {handle.offset}"
         for key, value in _iter_block(_read_block(data, handle, footer, block_what), block_what):

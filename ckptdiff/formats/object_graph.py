@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable
 
 from ckptdiff.artifact import (
     Group,
@@ -68,7 +68,8 @@ def read_object_graph(data: bytes | memoryview, context: str) -> ObjectGraph:
     """
     fields = pw.parse_message(data, context)
     nodes = tuple(
-        _parse_node(raw, f"{context}: node {i}") for i, raw in enumerate(pw.get_repeated_bytes(fields, GRAPH_NODES, context))
+        _parse_node(raw, f"{context}: node {i}")
+        for i, raw in enumerate(pw.get_repeated_bytes(fields, GRAPH_NODES, context))
     )
     _check_node_ids(nodes, context)
     return ObjectGraph(nodes=nodes, paths=compute_paths(nodes, context))
@@ -235,8 +236,12 @@ def attach_object_paths(entries: Iterable[TensorEntry], graph: ObjectGraph) -> l
             suffix = f"{OBJECT_ATTRIBUTES}/{escape_local_name(attr.name)}"
             paths = tuple(f"{p}/{suffix}" if p else suffix for p in node_paths)
         group = entry.group
-        if group != "bookkeeping":
-            group = "optimizer" if node_id in slot_nodes else _group_from_paths(children_by_name, node_paths, optimizers, group)
+        if group != Group.BOOKKEEPING:
+            group = (
+                Group.OPTIMIZER
+                if node_id in slot_nodes
+                else _group_from_paths(children_by_name, node_paths, optimizers, group)
+            )
         out.append(replace(entry, paths=paths, group=group))
     return out
 
@@ -264,25 +269,25 @@ def _group_from_paths(
     for path in node_paths:
         kind = _path_kind(children_by_name, path, optimizers)
         if kind == "model":
-            return "model"
+            return Group.MODEL
         through_optimizer = through_optimizer or kind == "optimizer"
-    return "optimizer" if through_optimizer else default
+    return Group.OPTIMIZER if through_optimizer else default
 
 
 def _path_kind(children_by_name: list[dict[str, int]], path: str, optimizers: frozenset[int]) -> str:
     parts = path.split("/") if path else []
     if parts and parts[0] == SAVE_COUNTER:
-        return "bookkeeping"
+        return Group.BOOKKEEPING
     node_id = 0
     for part in parts:
         if node_id in optimizers:
-            return "model" if part == TRAINABLE_VARIABLES else "optimizer"
+            return Group.MODEL if part == TRAINABLE_VARIABLES else "optimizer"
         if part == OPTIMIZER_SLOT:
-            return "optimizer"
+            return Group.OPTIMIZER
         node_id = children_by_name[node_id].get(part, -1)
         if node_id < 0:
             return "unknown"
-    return "optimizer" if node_id in optimizers else "model"
+    return Group.OPTIMIZER if node_id in optimizers else "model"
 
 
 __all__ = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from typing import Iterator, Union
+from collections.abc import Iterator
 
 from ckptdiff.errors import CorruptArtifact
 
@@ -18,8 +18,8 @@ MAX_VARINT_BYTES = 10
 """A 64-bit varint never needs more than 10 bytes; more is corruption, not a longer number."""
 MAX_FIELD_NUMBER = (1 << 29) - 1
 
-Buffer = Union[bytes, bytearray, memoryview]
-FieldValue = Union[int, memoryview]
+Buffer = bytes | bytearray | memoryview
+FieldValue = int | memoryview
 """An int for varint/fixed fields, a memoryview into the input for length-delimited ones."""
 Message = dict[int, list[FieldValue]]
 """A decoded message: field number -> every value it carried, in wire order."""
@@ -101,8 +101,7 @@ def iter_fields(data: Buffer, context: str) -> Iterator[tuple[int, int, FieldVal
             length, pos = read_varint(view, pos, context, end)
             if length > end - pos:
                 raise CorruptArtifact(
-                    f"{context}: field {number} claims {length} bytes at byte {pos}, "
-                    f"only {end - pos} remain"
+                    f"{context}: field {number} claims {length} bytes at byte {pos}, only {end - pos} remain"
                 )
             yield number, wire_type, view[pos : pos + length]
             pos += length

@@ -57,11 +57,24 @@ def read_saved_model(directory: Location | str | os.PathLike[str], display: str)
     if prefix.with_suffix(".index").is_file():
         bundle = read_tf_bundle(prefix, display)
         metadata["variables"] = bundle.metadata
-        return replace(bundle, format=Format.SAVED_MODEL, resolved=directory.display, location=directory,
-                       metadata=metadata, notes=bundle.notes + tuple(notes))
+        return replace(
+            bundle,
+            format=Format.SAVED_MODEL,
+            resolved=directory.display,
+            location=directory,
+            metadata=metadata,
+            notes=bundle.notes + tuple(notes),
+        )
     notes.append("the SavedModel has no variables/variables.index: no stored tensors")
-    return Artifact(path=display, format=Format.SAVED_MODEL, entries=(), resolved=directory.display,
-                    location=directory, metadata=metadata, notes=tuple(notes))
+    return Artifact(
+        path=display,
+        format=Format.SAVED_MODEL,
+        entries=(),
+        resolved=directory.display,
+        location=directory,
+        metadata=metadata,
+        notes=tuple(notes),
+    )
 
 
 def saved_model_facts(proto: SavedModelProto) -> dict[str, Any]:
@@ -108,7 +121,12 @@ def _asset_findings(directory: Location) -> list[Finding]:
             rel = full.relative_to(directory)
             if full.is_symlink():
                 findings.append(
-                    Finding(Severity.MEDIUM, "asset", rel, f"symbolic link to {full.readlink()}: points outside the asset's bytes")
+                    Finding(
+                        Severity.MEDIUM,
+                        "asset",
+                        rel,
+                        f"symbolic link to {full.readlink()}: points outside the asset's bytes",
+                    )
                 )
                 continue
             size = full.size() if full.is_file() else 0
@@ -125,7 +143,9 @@ class SavedModelKind(ArtifactKind):
     formats = (Format.SAVED_MODEL,)
 
     def detect(self, location: Location) -> Detection | None:
-        if location.is_dir() and (location.child(SAVED_MODEL_PB).is_file() or location.child(SAVED_MODEL_PBTXT).is_file()):
+        if location.is_dir() and (
+            location.child(SAVED_MODEL_PB).is_file() or location.child(SAVED_MODEL_PBTXT).is_file()
+        ):
             return Detection(self, location)
         return None
 
@@ -146,7 +166,11 @@ class SavedModelKind(ArtifactKind):
         if pb.is_file():
             try:
                 proto = read_saved_model_pb(pb)
-                problems += [IntegrityProblem(SAVED_MODEL_PB, ProblemKind.STRUCTURE, p) for m in proto.meta_graphs for p in m.problems]
+                problems += [
+                    IntegrityProblem(SAVED_MODEL_PB, ProblemKind.STRUCTURE, p)
+                    for m in proto.meta_graphs
+                    for p in m.problems
+                ]
             except CkptdiffError as exc:
                 problems.append(IntegrityProblem(SAVED_MODEL_PB, ProblemKind.STRUCTURE, str(exc)))
         prefix = directory.child(VARIABLES_PREFIX)

@@ -1,4 +1,5 @@
-"""SavedModel graphs as data: the file, network, console and Python ops a signature, a restored function or the saver reaches.
+"""SavedModel graphs as data: the file, network, console and Python ops a signature, a restored function or the
+saver reaches.
 
 `saved_model.pb` is decoded with the bounds-checked protobuf reader (no TensorFlow). Each meta graph
 becomes a call graph: top-level graph nodes with their inputs, library functions with their nodes, and
@@ -45,7 +46,7 @@ class OpDanger:
     """What an op does that matters when an untrusted graph runs it."""
 
     kind: str
-    severity: str
+    severity: Severity
     what: str
 
 
@@ -96,7 +97,9 @@ DANGEROUS_OPS: dict[str, OpDanger] = {
 Names from tensorflow/core/ops (io_ops, logging_ops, summary_ops, script_ops, debug_ops, dataset ops,
 lookup_ops, rpc_ops)."""
 
-CHECKPOINT_IO_OPS = frozenset({"SaveV2", "Save", "SaveSlices", "MergeV2Checkpoints", "RestoreV2", "Restore", "RestoreSlice"})
+CHECKPOINT_IO_OPS = frozenset(
+    {"SaveV2", "Save", "SaveSlices", "MergeV2Checkpoints", "RestoreV2", "Restore", "RestoreSlice"}
+)
 """The saver's own machinery: expected when only the saver reaches it."""
 
 MAX_LABELS_IN_DETAIL = 3
@@ -148,9 +151,7 @@ def find_dangerous_ops(models: list[MetaGraphModel]) -> list[Finding]:
     for model in models:
         prefix = f"meta_graph[{model.index}]:" if len(models) > 1 else ""
         dangerous_graph = {n.name: n for n in model.graph.values() if n.op in DANGEROUS_OPS}
-        dangerous_functions = {
-            f: [n for n in nodes if n.op in DANGEROUS_OPS] for f, nodes in model.functions.items()
-        }
+        dangerous_functions = {f: [n for n in nodes if n.op in DANGEROUS_OPS] for f, nodes in model.functions.items()}
         reached_by: dict[tuple[str, str], list[Root]] = {}
         for root in model.roots:
             graph_seen, functions_seen = _reach(model, root)
@@ -167,13 +168,19 @@ def find_dangerous_ops(models: list[MetaGraphModel]) -> list[Finding]:
             roots = reached_by.get((container, node.name), [])
             if not roots:
                 findings.append(
-                    Finding(Severity.INFO, "unreachable-op", location,
-                            f"{node.op} {danger.what}, but no signature, restored function or saver reaches it")
+                    Finding(
+                        Severity.INFO,
+                        "unreachable-op",
+                        location,
+                        f"{node.op} {danger.what}, but no signature, restored function or saver reaches it",
+                    )
                 )
                 continue
             if node.op in CHECKPOINT_IO_OPS and all(r.kind == ROOT_SAVER for r in roots):
                 continue
-            findings.append(Finding(danger.severity, danger.kind, location, f"{node.op} {danger.what}; {_reached_text(roots)}"))
+            findings.append(
+                Finding(danger.severity, danger.kind, location, f"{node.op} {danger.what}; {_reached_text(roots)}")
+            )
     return findings
 
 
@@ -196,8 +203,12 @@ def find_dangerous_ops_in_text(pbtxt: Location, display: str) -> list[Finding]:
     for op in sorted({m.group(1) for m in _TEXT_OP.finditer(text)} & DANGEROUS_OPS.keys()):
         danger = DANGEROUS_OPS[op]
         findings.append(
-            Finding(danger.severity, danger.kind, f"{pbtxt.name}: op {op}",
-                    f"{op} {danger.what} (text format: reachability not computed, so the saver's own I/O counts too)")
+            Finding(
+                danger.severity,
+                danger.kind,
+                f"{pbtxt.name}: op {op}",
+                f"{op} {danger.what} (text format: reachability not computed, so the saver's own I/O counts too)",
+            )
         )
     return findings
 

@@ -94,8 +94,6 @@ ROOT_RESTORED = "restored function"
 ROOT_SAVER = "saver"
 
 
-
-
 @dataclass(frozen=True)
 class GraphNode:
     """A NodeDef: its op, its inputs and the library functions it calls."""
@@ -196,7 +194,10 @@ def _read_meta_graph(raw: memoryview, index: int, context: str) -> MetaGraphMode
         function = pw.parse_message(raw_function, f"{context}: function")
         signature = pw.parse_message(pw.get_bytes(function, FUNCTION_SIGNATURE, context) or b"", context)
         name = pw.get_str(signature, OPDEF_NAME, context)
-        nodes = tuple(_read_node(n, f"{context}: function {name}") for n in pw.get_repeated_bytes(function, FUNCTION_NODE_DEF, context))
+        nodes = tuple(
+            _read_node(n, f"{context}: function {name}")
+            for n in pw.get_repeated_bytes(function, FUNCTION_NODE_DEF, context)
+        )
         model.functions[name] = nodes
     for raw_node in pw.get_repeated_bytes(graph, GRAPH_NODE, context):
         node = _read_node(raw_node, f"{context}: graph node")
@@ -208,7 +209,12 @@ def _read_meta_graph(raw: memoryview, index: int, context: str) -> MetaGraphMode
     if saver is not None:
         saver_fields = pw.parse_message(saver, f"{context}: saver_def")
         tensors = tuple(
-            t for t in (pw.get_str(saver_fields, n, context) for n in (SAVER_FILENAME_TENSOR, SAVER_SAVE_TENSOR, SAVER_RESTORE_OP)) if t
+            t
+            for t in (
+                pw.get_str(saver_fields, n, context)
+                for n in (SAVER_FILENAME_TENSOR, SAVER_SAVE_TENSOR, SAVER_RESTORE_OP)
+            )
+            if t
         )
         model.roots.append(Root(ROOT_SAVER, "the saver", tensors=tensors))
     for raw_asset in pw.get_repeated_bytes(meta, META_ASSET_FILE_DEF, context):
@@ -298,7 +304,10 @@ def _restored_roots(meta: pw.Message, model: MetaGraphModel, context: str) -> li
         return []
     what = f"{context}: object_graph_def"
     graph = pw.parse_message(raw, what)
-    nodes = [pw.parse_message(n, f"{what}: node {i}") for i, n in enumerate(pw.get_repeated_bytes(graph, OBJECT_GRAPH_NODES, what))]
+    nodes = [
+        pw.parse_message(n, f"{what}: node {i}")
+        for i, n in enumerate(pw.get_repeated_bytes(graph, OBJECT_GRAPH_NODES, what))
+    ]
     children: list[list[tuple[int, str]]] = []
     for i, node in enumerate(nodes):
         refs = [_reference(r, what) for r in pw.get_repeated_bytes(node, OBJECT_CHILDREN, what)]
@@ -309,10 +318,16 @@ def _restored_roots(meta: pw.Message, model: MetaGraphModel, context: str) -> li
             check += [pw.get_int(slot_fields, n, what, signed=True) for n in (SLOT_ORIGINAL_NODE_ID, SLOT_NODE_ID)]
         for entry in pw.get_repeated_bytes(node, OBJECT_SAVEABLE_OBJECTS, what):
             saveable = pw.parse_message(pw.get_bytes(pw.parse_message(entry, what), MAP_VALUE, what) or b"", what)
-            check += [pw.get_int(saveable, n, what, signed=True) for n in (SAVEABLE_SAVE_FUNCTION, SAVEABLE_RESTORE_FUNCTION) if n in saveable]
+            check += [
+                pw.get_int(saveable, n, what, signed=True)
+                for n in (SAVEABLE_SAVE_FUNCTION, SAVEABLE_RESTORE_FUNCTION)
+                if n in saveable
+            ]
         bad = [x for x in check if not 0 <= x < len(nodes)]
         if bad:
-            model.problems.append(f"{what}: node {i} references node {bad[0]}, but the object graph has {len(nodes)} nodes")
+            model.problems.append(
+                f"{what}: node {i} references node {bad[0]}, but the object graph has {len(nodes)} nodes"
+            )
             return []
         children.append(refs)
     paths = _first_paths(children)

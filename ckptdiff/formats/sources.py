@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import mmap
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -25,10 +27,8 @@ def _release(buffer: object, start: int, stop: int) -> int:
         first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
         last = stop // mmap.PAGESIZE * mmap.PAGESIZE
         if last > first:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 buffer.madvise(mmap.MADV_DONTNEED, first, last - first)
-            except (OSError, ValueError):
-                pass
     return stop
 
 
@@ -134,7 +134,8 @@ class H5DatasetSource:
             from ckptdiff.errors import CorruptArtifact
 
             raise CorruptArtifact(
-                f"{self.dataset.file.filename}: dataset {self.dataset.name} cannot be read ({' '.join(str(exc).split())})"
+                f"{self.dataset.file.filename}: dataset {self.dataset.name} cannot be read "
+                f"({' '.join(str(exc).split())})"
             ) from None
 
     def read(self) -> np.ndarray:

@@ -6,8 +6,9 @@ import contextlib
 import mmap
 import os
 import struct
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 import crc32c
 import numpy as np
@@ -312,10 +313,8 @@ def _map_shard(path: Location, resources: contextlib.ExitStack, display: str) ->
 
 
 def _close_map(mapped: mmap.mmap) -> None:
-    try:
+    with contextlib.suppress(BufferError):  # arrays still view the map: unmapped when the last one goes
         mapped.close()
-    except BufferError:
-        pass  # arrays still view the map; it is unmapped when the last of them is collected
 
 
 def _check_bounds(entries: list[_StoredEntry], shards: list[Location], sizes: list[int]) -> None:
@@ -334,8 +333,9 @@ def _check_bounds(entries: list[_StoredEntry], shards: list[Location], sizes: li
 # --- string tensors -----------------------------------------------------------------------------
 
 
-def decode_string_tensor(buffer: bytes | memoryview | mmap.mmap, entry_offset: int, size: int,
-                         shape: tuple[int, ...], what: str) -> np.ndarray:
+def decode_string_tensor(
+    buffer: bytes | memoryview | mmap.mmap, entry_offset: int, size: int, shape: tuple[int, ...], what: str
+) -> np.ndarray:
     """Decode a DT_STRING tensor as tensor_bundle.cc writes it.
 
     Layout: a varint64 length per element, a masked CRC32C of those lengths (each as uint32, or
@@ -402,7 +402,9 @@ def _guarded_tf_source(prefix: Location, key: str, parts: list[_StoredEntry], bu
         for part in parts:
             if part.crc32c is None or part.dtype_enum == DT_STRING:
                 continue
-            actual = mask_crc32c(crc32c.crc32c(memoryview(buffers[part.shard_id])[part.offset : part.offset + part.size]))
+            actual = mask_crc32c(
+                crc32c.crc32c(memoryview(buffers[part.shard_id])[part.offset : part.offset + part.size])
+            )
             if actual != part.crc32c:
                 raise CorruptArtifact(
                     f"{what}: stored bytes fail their CRC32C (stored {part.crc32c:#010x}, computed {actual:#010x}); "
@@ -413,8 +415,14 @@ def _guarded_tf_source(prefix: Location, key: str, parts: list[_StoredEntry], bu
     return LazySource(load)
 
 
-def _make_source(e: _StoredEntry, prefix: Location, buffers: list, big_endian: bool, what: str,
-                 slices: list[_StoredEntry] | None = None) -> tuple[str, TensorSource]:
+def _make_source(
+    e: _StoredEntry,
+    prefix: Location,
+    buffers: list,
+    big_endian: bool,
+    what: str,
+    slices: list[_StoredEntry] | None = None,
+) -> tuple[str, TensorSource]:
     """The dtype name and a source for one stored entry (slices: the parts of a sliced entry)."""
     if e.sliced:
         name = _dtype_name(e.dtype_enum)
@@ -502,7 +510,9 @@ def read_tf_bundle(prefix: Location | str | os.PathLike[str], display: str) -> A
     index = read_bundle_index(prefix, display)
     what = prefix.with_suffix(".index").display
     num_shards, stored = index.num_shards, index.stored
-    artifact = Artifact(path=display, format=Format.TF1_CHECKPOINT, entries=(), resolved=prefix.display, location=prefix)
+    artifact = Artifact(
+        path=display, format=Format.TF1_CHECKPOINT, entries=(), resolved=prefix.display, location=prefix
+    )
     try:
         shards = [shard_path(prefix, i, num_shards) for i in range(num_shards)]
         buffers = [_map_shard(p, artifact.resources, display) for p in shards]
@@ -525,8 +535,9 @@ def read_tf_bundle(prefix: Location | str | os.PathLike[str], display: str) -> A
     )
 
 
-def _build_entries(stored: list[_StoredEntry], raw_keys: list[bytes], prefix: Location, buffers: list,
-                   big_endian: bool, what: str) -> list[TensorEntry]:
+def _build_entries(
+    stored: list[_StoredEntry], raw_keys: list[bytes], prefix: Location, buffers: list, big_endian: bool, what: str
+) -> list[TensorEntry]:
     sliced = {raw for raw, e in zip(raw_keys, stored) if e.sliced}
     slice_bytes: dict[bytes, int] = {}
     slices_of: dict[bytes, list[_StoredEntry]] = {}
@@ -560,7 +571,9 @@ def _read_graph(entries: list[TensorEntry], what: str) -> ObjectGraph | None:
     for entry in entries:
         if entry.key == OBJECT_GRAPH_KEY:
             if entry.dtype != "string" or entry.shape != ():
-                raise CorruptArtifact(f"{what}: {OBJECT_GRAPH_KEY} is {entry.dtype}{list(entry.shape)}, not a string scalar")
+                raise CorruptArtifact(
+                    f"{what}: {OBJECT_GRAPH_KEY} is {entry.dtype}{list(entry.shape)}, not a string scalar"
+                )
             from ckptdiff.formats.object_graph import read_object_graph
 
             return read_object_graph(entry.read().item(), f"{what}: {OBJECT_GRAPH_KEY}")
@@ -632,7 +645,8 @@ def _overlaps(in_shard: list[_StoredEntry], shard: Location) -> list[IntegrityPr
         if widest is not None and entry.offset < widest.offset + widest.size:
             problems.append(
                 IntegrityProblem(
-                    entry.key, ProblemKind.OVERLAP,
+                    entry.key,
+                    ProblemKind.OVERLAP,
                     f"bytes {entry.offset}..{entry.offset + entry.size} of {shard.name} overlap those of "
                     f"'{widest.key}' ({widest.offset}..{widest.offset + widest.size}): the index is corrupt",
                 )
@@ -676,7 +690,8 @@ def _check_entry(f: BinaryIO, entry: _StoredEntry, shard: Location) -> Integrity
     masked = mask_crc32c(actual)
     if masked != entry.crc32c:
         return IntegrityProblem(
-            entry.key, ProblemKind.CRC,
+            entry.key,
+            ProblemKind.CRC,
             f"stored CRC32C {entry.crc32c:#010x}, computed {masked:#010x} over {where}: the tensor's bytes are damaged",
         )
     return None
@@ -712,8 +727,10 @@ def dangling_graph_keys(artifact: Artifact) -> list[IntegrityProblem]:
             if attr.checkpoint_key and attr.checkpoint_key not in artifact.by_key:
                 problems.append(
                     IntegrityProblem(
-                        attr.checkpoint_key, ProblemKind.DANGLING,
-                        f"object graph node {node_id} stores attribute {attr.name!r} here, but the index has no such key",
+                        attr.checkpoint_key,
+                        ProblemKind.DANGLING,
+                        f"object graph node {node_id} stores attribute {attr.name!r} here, but the index has no "
+                        "such key",
                     )
                 )
     return problems

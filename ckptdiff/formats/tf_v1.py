@@ -131,7 +131,10 @@ class TfV1Kind(ArtifactKind):
     def verify(self, artifact: Artifact) -> IntegrityReport:
         checked, problems = read_every_entry(artifact, (Exception,))
         return IntegrityReport(
-            artifact.path, VerifyMethod.TF_READ, checked, tuple(problems),
+            artifact.path,
+            VerifyMethod.TF_READ,
+            checked,
+            tuple(problems),
             ("V1 checkpoints store no per-tensor checksum: every tensor was read through TensorFlow",),
         )
 

@@ -299,8 +299,9 @@ def _unique_paths(records: list[LiveVariable], graph: tuple[LiveNode, ...]) -> t
             if child not in names:
                 names[child] = f"{names[node]}/{local}" if names[node] else local
                 order.append(child)
-                if graph[child].variable is not None:
-                    object_paths.setdefault(graph[child].variable, names[child])
+                variable = graph[child].variable
+                if variable is not None:
+                    object_paths.setdefault(variable, names[child])
     return tuple(
         replace(r, path=object_paths.get(r.index, f"{r.path}#{r.index}")) if counts[r.path] > 1 else r for r in records
     )
@@ -338,7 +339,11 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
     variables = _unique_paths(
         [
             _variable_record(
-                i, var, table.owner.get(id(var)), kind, "optimizer" if i in optimizer_side and i not in model_side else "model"
+                i,
+                var,
+                table.owner.get(id(var)),
+                kind,
+                "optimizer" if i in optimizer_side and i not in model_side else "model",
             )
             for i, var in enumerate(table.objects)
         ],

@@ -14,8 +14,9 @@ import importlib.util
 import json
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ckptdiff.errors import BadModelSpec, UnsafeArtifact
 from ckptdiff.formats.keras_config import find_code_in_config
@@ -120,7 +121,9 @@ def _rebuild_from_artifact(path: Path) -> tuple[Any, tuple[str, ...]]:
         try:
             import tf_keras
         except ImportError:
-            raise BadModelSpec(f"--model {path}: written by Keras {keras_version}; install tf_keras (pip install 'ckptdiff[keras2]')") from None
+            raise BadModelSpec(
+                f"--model {path}: written by Keras {keras_version}; install tf_keras (pip install 'ckptdiff[keras2]')"
+            ) from None
         rebuild: Callable[[], Any] = lambda: tf_keras.models.model_from_config(config)
         notes = (f"architecture rebuilt with tf_keras from the config of {path} (fresh initial values)",)
     else:
@@ -137,7 +140,9 @@ def _rebuild_from_artifact(path: Path) -> tuple[Any, tuple[str, ...]]:
     try:
         model = rebuild()
     except Exception as exc:
-        raise BadModelSpec(f"--model {path}: Keras cannot rebuild this architecture ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise BadModelSpec(
+            f"--model {path}: Keras cannot rebuild this architecture ({type(exc).__name__}: {_first_line(exc)})"
+        ) from None
     model, build_notes = _build_if_needed(model, str(path))
     return model, notes + build_notes
 
@@ -162,11 +167,12 @@ def _archive_config(path: Path) -> tuple[dict, str]:
 
 def _h5_config(path: Path) -> tuple[dict, str]:
     from ckptdiff.errors import UnreadableArtifact
-    from ckptdiff.formats.keras_h5 import open_hdf5_readonly
+    from ckptdiff.formats.hdf5 import open_hdf5_readonly
+    from ckptdiff.storage import locate
 
     try:
         # The reader's opener refuses damaged heaps first (HDF5 1.14 can loop forever on one).
-        with open_hdf5_readonly(path, f"--model {path}") as f:
+        with open_hdf5_readonly(locate(path), f"--model {path}") as f:
             raw = f.attrs.get("model_config")
             version = f.attrs.get("keras_version", b"2")
     except (OSError, UnreadableArtifact) as exc:
@@ -181,4 +187,3 @@ def _h5_config(path: Path) -> tuple[dict, str]:
         return json.loads(raw), str(version)
     except ValueError as exc:
         raise BadModelSpec(f"--model {path}: model_config is not JSON ({exc})") from None
-

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
 
 from ckptdiff.artifact import Artifact, LayerRecord, TensorEntry
 from ckptdiff.live.model import LiveModel
@@ -51,7 +51,9 @@ class AlignedPair:
     """The shared name they were paired under (the layer/weight name when known)."""
 
 
-def _unique_index(entries: Iterable[TensorEntry], names: Callable[[TensorEntry], Iterable[str]]) -> dict[str, TensorEntry]:
+def _unique_index(
+    entries: Iterable[TensorEntry], names: Callable[[TensorEntry], Iterable[str]]
+) -> dict[str, TensorEntry]:
     """Map each name to its entry, dropping names that more than one entry claims."""
     seen: dict[str, TensorEntry] = {}
     clash: set[str] = set()
@@ -115,7 +117,9 @@ def align_entries(a: Artifact, b: Artifact) -> list[AlignedPair]:
     right = {e.key: e for e in b.entries if e.key not in STRUCTURE_KEYS}
     pairs: list[AlignedPair] = []
 
-    def pair_by(how: str, names_a: Callable[[TensorEntry], Iterable[str]], names_b: Callable[[TensorEntry], Iterable[str]]) -> None:
+    def pair_by(
+        how: str, names_a: Callable[[TensorEntry], Iterable[str]], names_b: Callable[[TensorEntry], Iterable[str]]
+    ) -> None:
         index_b = _unique_index(right.values(), names_b)
         index_a = _unique_index(left.values(), names_a)
         for name, ea in index_a.items():
@@ -139,7 +143,11 @@ def align_entries(a: Artifact, b: Artifact) -> list[AlignedPair]:
             pair_by(ALIGN_OBJECT_PATH, _object_paths, lambda e: [_strip_first(p) for p in _object_paths(e)])
     if left and right:
         lw_a, lw_b = _layer_weight_names(a), _layer_weight_names(b)
-        pair_by(ALIGN_LAYER_WEIGHT, lambda e: [lw_a[e.key]] if e.key in lw_a else [], lambda e: [lw_b[e.key]] if e.key in lw_b else [])
+        pair_by(
+            ALIGN_LAYER_WEIGHT,
+            lambda e: [lw_a[e.key]] if e.key in lw_a else [],
+            lambda e: [lw_b[e.key]] if e.key in lw_b else [],
+        )
     pairs.extend(AlignedPair(e, None, None, e.key) for e in left.values())
     pairs.extend(AlignedPair(None, e, None, e.key) for e in right.values())
     return pairs
@@ -156,7 +164,9 @@ def _best_depth_offset(left: list[TensorEntry], right: list[TensorEntry]) -> int
     return 1 if down_a >= down_b else -1
 
 
-def align_through_model(a: Artifact, b: Artifact, restore_a: LoaderResult, restore_b: LoaderResult, live: LiveModel) -> list[AlignedPair]:
+def align_through_model(
+    a: Artifact, b: Artifact, restore_a: LoaderResult, restore_b: LoaderResult, live: LiveModel
+) -> list[AlignedPair]:
     """Pair the entries that the same live variable would be restored from, as `check` emulates each restore.
 
     Args:

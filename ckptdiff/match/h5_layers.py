@@ -43,7 +43,9 @@ def _require_layers(artifact: Artifact, live: LiveModel) -> tuple[tuple[LayerRec
     if artifact.layers is None:
         raise CkptdiffError(f"{artifact.path}: {artifact.format} records no layers; the H5 loaders need a legacy .h5")
     if live.layers is None:
-        raise CkptdiffError(f"--model {live.spec}: a {live.kind} has no Keras layers; the H5 loaders need a Keras model")
+        raise CkptdiffError(
+            f"--model {live.spec}: a {live.kind} has no Keras layers; the H5 loaders need a Keras model"
+        )
     return artifact.layers, live.layers
 
 
@@ -51,12 +53,18 @@ def _pair_layer(
     live: LiveModel, layer: LiveLayer, record: LayerRecord, entries: dict[str, TensorEntry], how: str
 ) -> list[Pairing]:
     return [
-        compare_entry(live.variables[v], entries[key], f"{how}, weight {i} '{record.weight_names[i] if i < len(record.weight_names) else key}'")
+        compare_entry(
+            live.variables[v],
+            entries[key],
+            f"{how}, weight {i} '{record.weight_names[i] if i < len(record.weight_names) else key}'",
+        )
         for i, (v, key) in enumerate(zip(layer.weights, record.weight_keys))
     ]
 
 
-def _finish(live: LiveModel, plan: _Plan, loader: str, every_key: set[str], extra_missing: dict[int, str]) -> LoaderResult:
+def _finish(
+    live: LiveModel, plan: _Plan, loader: str, every_key: set[str], extra_missing: dict[int, str]
+) -> LoaderResult:
     """Turn a plan into pairings for every live variable, applying what the raise leaves unassigned."""
     by_var: dict[int, Pairing] = {}
     for i, p in enumerate(plan.pairs):
@@ -69,13 +77,24 @@ def _finish(live: LiveModel, plan: _Plan, loader: str, every_key: set[str], extr
         if var.index in by_var:
             pairings.append(by_var[var.index])
         else:
-            pairings.append(Pairing(var.index, MISSING, None, extra_missing.get(var.index, "no weight in the file for this layer")))
-    outcome = f"load_weights raises ValueError: {plan.error}" if plan.raise_at is not None else "load_weights assigns every paired weight"
+            pairings.append(
+                Pairing(var.index, MISSING, None, extra_missing.get(var.index, "no weight in the file for this layer"))
+            )
+    outcome = (
+        f"load_weights raises ValueError: {plan.error}"
+        if plan.raise_at is not None
+        else "load_weights assigns every paired weight"
+    )
     wanted = {var.index: var.path for var in live.variables}
     in_layers = {v for layer in live.layers or () for v in layer.weights}
     never = frozenset(var.index for var in live.variables if var.index not in in_layers)
     return LoaderResult(
-        loader=loader, pairings=tuple(pairings), consumed=frozenset(every_key), outcome=outcome, wanted=wanted, out_of_scope=never
+        loader=loader,
+        pairings=tuple(pairings),
+        consumed=frozenset(every_key),
+        outcome=outcome,
+        wanted=wanted,
+        out_of_scope=never,
     )
 
 
@@ -108,16 +127,18 @@ def match_h5_order(artifact: Artifact, live: LiveModel) -> LoaderResult:
         plan.raise_at = 0
         plan.assigns_as_it_goes = False
         plan.error = (
-            f"layer count mismatch: the model has {len(model_layers)} layers with weights, the file {len(file_layers)}; nothing is assigned"
+            f"layer count mismatch: the model has {len(model_layers)} layers with weights, "
+            f"the file {len(file_layers)}; nothing is assigned"
         )
-        for layer in model_layers[len(file_layers):]:
+        for layer in model_layers[len(file_layers) :]:
             for v in layer.weights:
                 extra[v] = "no file layer at this position"
     return _finish(live, plan, LOADER_H5_ORDER, consumed, extra)
 
 
 def match_h5_name(artifact: Artifact, live: LiveModel) -> LoaderResult:
-    """Keras `load_weights("x.h5", by_name=True)`: file layers feed model layers of the same name; others are skipped."""
+    """Keras `load_weights("x.h5", by_name=True)`: file layers feed model layers of the same name; others are
+    skipped."""
     records, layers = _require_layers(artifact, live)
     entries = artifact.by_key
     index: dict[str, list[LiveLayer]] = {}
@@ -132,7 +153,8 @@ def match_h5_name(artifact: Artifact, live: LiveModel) -> LoaderResult:
             if plan.raise_at is None and len(layer.weights) != len(record.weight_keys):
                 plan.raise_at = len(plan.pairs)
                 plan.error = (
-                    f"weight count mismatch for layer #{k} ({layer.name}): model {len(layer.weights)}, file {len(record.weight_keys)}"
+                    f"weight count mismatch for layer #{k} ({layer.name}): "
+                    f"model {len(layer.weights)}, file {len(record.weight_keys)}"
                 )
             for p in pairs:
                 if plan.raise_at is None and p.status != MATCHED and p.status != "dtype_mismatch":

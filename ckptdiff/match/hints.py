@@ -43,9 +43,8 @@ class Hint:
 
 def entry_name(entry: TensorEntry) -> str:
     """The name an entry is known by in the model's namespace: recorded weight name for H5, else the key."""
-    if entry.key.startswith(("model_weights/", "/")) or entry.key.endswith(":0"):
-        if entry.paths:
-            return entry.paths[0].removesuffix(":0")
+    if (entry.key.startswith(("model_weights/", "/")) or entry.key.endswith(":0")) and entry.paths:
+        return entry.paths[0].removesuffix(":0")
     return entry.key.removesuffix(":0")
 
 
@@ -79,9 +78,7 @@ def _rewrite_kind(found: str, wanted: str, prefix: str) -> str:
     return "rewrite"
 
 
-def find_rewrites(
-    missing: list[tuple[LiveVariable, str]], unexpected: list[TensorEntry]
-) -> list[Hint]:
+def find_rewrites(missing: list[tuple[LiveVariable, str]], unexpected: list[TensorEntry]) -> list[Hint]:
     """Prefix or middle rewrites that turn missing variables into matches with unexpected entries.
 
     Args:
@@ -129,7 +126,10 @@ def find_rewrites(
         hints.append(
             Hint(
                 kind=kind,
-                message=f"{label}: artifact '{found_text}' -> model '{wanted_text}' resolves {len(fresh_pairs)} missing variable(s)",
+                message=(
+                    f"{label}: artifact '{found_text}' -> model '{wanted_text}' resolves {len(fresh_pairs)} "
+                    "missing variable(s)"
+                ),
                 pairs=tuple((v.path, e.key) for v, e in fresh_pairs),
                 rewrite=(found_mid, wanted_mid),
                 assignment_map={f"{found_mid}/" if found_mid else "/": f"{wanted_mid}/" if wanted_mid else "/"},
@@ -158,7 +158,9 @@ def find_same_shape_candidates(
             hints.append(
                 Hint(
                     kind="same-shape-candidate",
-                    message=f"{vars_[0].path}: the only unexpected entry of shape {shape_text(sig[0])} is {entries[0].key}",
+                    message=(
+                        f"{vars_[0].path}: the only unexpected entry of shape {shape_text(sig[0])} is {entries[0].key}"
+                    ),
                     pairs=((vars_[0].path, entries[0].key),),
                 )
             )
@@ -169,7 +171,11 @@ def explain_shape_mismatch(var: LiveVariable, entry: TensorEntry) -> Hint | None
     """A transposed kernel, or a changed last dimension (number of classes / units)."""
     a, b = tuple(var.shape), tuple(entry.shape)
     if len(a) == len(b) >= 2 and a == tuple(reversed(b)):
-        return Hint("transposed", f"{var.path}: artifact holds the transpose ({shape_text(b)} vs {shape_text(a)})", ((var.path, entry.key),))
+        return Hint(
+            "transposed",
+            f"{var.path}: artifact holds the transpose ({shape_text(b)} vs {shape_text(a)})",
+            ((var.path, entry.key),),
+        )
     if len(a) == len(b) >= 1 and a[:-1] == b[:-1] and a[-1] != b[-1]:
         return Hint(
             "last-dimension",
@@ -231,8 +237,11 @@ def find_layer_shift(
     what = f"{shift} layer(s) with weights inserted" if shift > 0 else f"{-shift} layer(s) with weights removed"
     message = (
         f"shifted layer index: the model has {what} at layer_with_weights-{point}; checkpoint layer_with_weights-K "
-        f"belongs to the model's layer_with_weights-(K{shift:+d}) from there on ({score} variables fit, {identity} as saved)"
+        f"belongs to the model's layer_with_weights-(K{shift:+d}) from there on ({score} variables fit, "
+        f"{identity} as saved)"
     )
     if silent:
-        message += "; loaded silently into the wrong layer (shapes agree): " + ", ".join(f"{p} <- {k}" for p, k in silent)
+        message += "; loaded silently into the wrong layer (shapes agree): " + ", ".join(
+            f"{p} <- {k}" for p, k in silent
+        )
     return Hint(kind="shifted-layer-index", message=message, pairs=tuple(silent))

@@ -30,7 +30,8 @@ _VAR_KEY = re.compile(r"^(?:(?P<container>.*)/)?vars/(?P<index>\d+)$")
 
 
 def stored_containers(artifact: Artifact) -> dict[str, list[str]]:
-    """Container path -> its `vars/<i>` keys in numeric order, for every container the file stores (optimizer included)."""
+    """Container path -> its `vars/<i>` keys in numeric order, for every container the file stores (optimizer
+    included)."""
     found: dict[str, list[tuple[int, str]]] = {}
     for entry in artifact.entries:
         m = _VAR_KEY.match(entry.key)
@@ -42,7 +43,10 @@ def stored_containers(artifact: Artifact) -> dict[str, list[str]]:
 def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
     """Pair every live variable with the `vars/<i>` entry of its container in a Keras 3 weights file."""
     if live.keras3_store is None:
-        raise CkptdiffError(f"--model {live.spec}: a {live.kind} model has no Keras 3 saver layout; the keras3 loader needs a Keras 3 model")
+        raise CkptdiffError(
+            f"--model {live.spec}: a {live.kind} model has no Keras 3 saver layout; the keras3 loader needs a "
+            "Keras 3 model"
+        )
     containers = stored_containers(artifact)
     if not containers:
         raise CkptdiffError(f"{artifact.path}: {artifact.format} has no Keras 3 containers (`<path>/vars/<i>`)")
@@ -50,14 +54,20 @@ def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
     by_var: dict[int, Pairing] = {}
     consumed: set[str] = set()
     failed: list[str] = []
-    wanted = {v: f"{path}/vars/{i}" if path else f"vars/{i}" for path, variables in live.keras3_store for i, v in enumerate(variables)}
+    wanted = {
+        v: f"{path}/vars/{i}" if path else f"vars/{i}"
+        for path, variables in live.keras3_store
+        for i, v in enumerate(variables)
+    }
     for path, variables in live.keras3_store:
         record = containers.get(path)
         shown = path or "<root vars>"
         if record is None:
             failed.append(shown)
             for v in variables:
-                by_var[v] = Pairing(v, MISSING, None, f"no container '{shown}' in the file (Keras reads 0 variables there)")
+                by_var[v] = Pairing(
+                    v, MISSING, None, f"no container '{shown}' in the file (Keras reads 0 variables there)"
+                )
             continue
         consumed.update(record)
         if len(record) != len(variables):
@@ -67,31 +77,41 @@ def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
                     v,
                     MISSING,
                     None,
-                    f"container '{shown}' holds {len(record)} variables, the layer expects {len(variables)}; the layer loads nothing",
+                    f"container '{shown}' holds {len(record)} variables, the layer expects {len(variables)}; the "
+                    "layer loads nothing",
                 )
             continue
         stopped = False
         for i, (v, key) in enumerate(zip(variables, record)):
             pairing = compare_entry(live.variables[v], entries[key], f"container '{shown}' vars/{i}")
             if stopped and pairing.status == MATCHED:
-                pairing = Pairing(v, MISSING, key, f"{pairing.detail}; not assigned: the layer raised on an earlier variable")
+                pairing = Pairing(
+                    v, MISSING, key, f"{pairing.detail}; not assigned: the layer raised on an earlier variable"
+                )
             if pairing.status not in (MATCHED, DTYPE_MISMATCH) and not stopped:
                 stopped = True
                 failed.append(shown)
             by_var[v] = pairing
     pairings = tuple(
-        by_var.get(var.index, Pairing(var.index, MISSING, None, "not saved or loaded by Keras' saver walk")) for var in live.variables
+        by_var.get(var.index, Pairing(var.index, MISSING, None, "not saved or loaded by Keras' saver walk"))
+        for var in live.variables
     )
     never = frozenset(var.index for var in live.variables if var.index not in by_var)
     if failed:
         outcome = (
-            f"load_weights loads the rest, then raises ValueError: a total of {len(failed)} objects could not be loaded "
+            f"load_weights loads the rest, then raises ValueError: a total of {len(failed)} objects could not be "
+            "loaded "
             f"(first: {failed[0]}); with skip_mismatch=True it only warns"
         )
     else:
         outcome = "load_weights restores every container"
     return LoaderResult(
-        loader=LOADER_KERAS3, pairings=pairings, consumed=frozenset(consumed), outcome=outcome, wanted=wanted, out_of_scope=never
+        loader=LOADER_KERAS3,
+        pairings=pairings,
+        consumed=frozenset(consumed),
+        outcome=outcome,
+        wanted=wanted,
+        out_of_scope=never,
     )
 
 

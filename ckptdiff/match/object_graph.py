@@ -4,7 +4,7 @@ children by local name, as TensorFlow's _CheckpointPosition binding does."""
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from ckptdiff.artifact import Artifact, ObjectGraph, TensorEntry
 from ckptdiff.errors import CkptdiffError
@@ -42,11 +42,11 @@ def _bind(live: LiveModel, graph: ObjectGraph, anchor: int) -> dict[int, int]:
         for name, child in live.graph[live_id].children:
             live_children.setdefault(name, child)
         for ref in graph.nodes[ckpt_id].children:
-            child = live_children.get(ref.local_name)
-            if child is None or child in bound:
+            found_child = live_children.get(ref.local_name)
+            if found_child is None or found_child in bound:
                 continue
-            bound[child] = ref.node_id
-            queue.append((child, ref.node_id))
+            bound[found_child] = ref.node_id
+            queue.append((found_child, ref.node_id))
     return bound
 
 
@@ -66,7 +66,7 @@ def _candidate_anchors(graph: ObjectGraph) -> list[tuple[int, str]]:
     found = [(0, "")]
     frontier = [(0, "")]
     for _ in range(_ANCHOR_DEPTH):
-        nxt = []
+        nxt: list[tuple[int, str]] = []
         for node, path in frontier:
             for ref in graph.nodes[node].children:
                 if graph.nodes[ref.node_id].attributes or len(found) + len(nxt) >= _MAX_ANCHORS:
@@ -134,7 +134,9 @@ def match_object_graph(artifact: Artifact, live: LiveModel) -> LoaderResult:
     for var in live.variables:
         live_node = var_node.get(var.index)
         if live_node is None:
-            pairings.append(Pairing(var.index, MISSING, None, "not reachable through the model's checkpoint dependencies"))
+            pairings.append(
+                Pairing(var.index, MISSING, None, "not reachable through the model's checkpoint dependencies")
+            )
             continue
         ckpt_node = bound.get(live_node)
         if ckpt_node is None:
@@ -183,7 +185,9 @@ def _apply_first_failure(live: LiveModel, pairings: list[Pairing]) -> tuple[list
     failed_path = live.variables[failure.variable].path
     after = {p.variable for p in order[order.index(failure) + 1 :]}
     updated = [
-        Pairing(p.variable, MISSING, p.key, f"{p.detail}; not assigned: restore() raised ValueError at {failed_path} first")
+        Pairing(
+            p.variable, MISSING, p.key, f"{p.detail}; not assigned: restore() raised ValueError at {failed_path} first"
+        )
         if p.variable in after and p.status == MATCHED
         else p
         for p in pairings
@@ -253,7 +257,9 @@ def partial_optimizer(
     restored = [
         (live.variables[p.variable], p.key)
         for p in result.pairings
-        if p.status == MATCHED and live.variables[p.variable].trainable and not ignored(live.variables[p.variable].path, p.key)
+        if p.status == MATCHED
+        and live.variables[p.variable].trainable
+        and not ignored(live.variables[p.variable].path, p.key)
     ]
     with_slots = tuple(v.path for v, key in restored if key in covered_keys)
     without = tuple(v.path for v, key in restored if key not in covered_keys)
@@ -267,7 +273,8 @@ def partial_optimizer(
             restored=with_slots,
             not_restored=without,
             detail=(
-                f"optimizer slots ({', '.join(slot_names)}) cover {len(with_slots)} of {len(restored)} restored trainable "
+                f"optimizer slots ({', '.join(slot_names)}) cover {len(with_slots)} of {len(restored)} restored "
+                "trainable "
                 f"variables; resuming training restarts the others' moments at zero"
             ),
         )

@@ -262,4 +262,7 @@ class DiffReport:
     @property
     def identical(self) -> bool:
         """True when every paired tensor is the same."""
-        return all(self.summary.get(s, 0) == 0 for s in (DiffStatus.CHANGED, DiffStatus.SHAPE_CHANGED, DiffStatus.DTYPE_CHANGED))
+        return all(
+            self.summary.get(s, 0) == 0
+            for s in (DiffStatus.CHANGED, DiffStatus.SHAPE_CHANGED, DiffStatus.DTYPE_CHANGED)
+        )

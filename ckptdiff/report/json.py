@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-
-PRETTY_LIMIT = 2000
-"""Documents with more entries than this are written compact: Python's pretty-printer is pure Python."""
 from typing import Any
 
 from ckptdiff.integrity import IntegrityReport
@@ -21,6 +18,9 @@ from ckptdiff.report.interface import (
     TensorRow,
     selected_by_only,
 )
+
+PRETTY_LIMIT = 2000
+"""Documents with more entries than this are written compact: Python's pretty-printer is pure Python."""
 
 
 def _finite_or_none(x: Any) -> Any:
@@ -46,6 +46,10 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+PRETTY_LIMIT = 2000
+"""Documents with more entries than this are written compact: Python's pretty-printer is pure Python."""
+
+
 def artifact_json(info: ArtifactInfo) -> dict[str, Any]:
     """The `artifact` object shared by every command's JSON."""
     return {
@@ -61,7 +65,12 @@ def init_json(verdict: Any) -> dict[str, Any] | None:
     """The `init` object: verdict, match, score, evidence."""
     if verdict is None:
         return None
-    return {"verdict": verdict.verdict, "match": verdict.match, "score": _finite_or_none(verdict.score), "evidence": verdict.evidence}
+    return {
+        "verdict": verdict.verdict,
+        "match": verdict.match,
+        "score": _finite_or_none(verdict.score),
+        "evidence": verdict.evidence,
+    }
 
 
 def stats_json(stats: Any) -> dict[str, Any]:
@@ -129,10 +138,16 @@ def render_inspect_json(report: InspectReport) -> str:
     doc = {
         "schema": INSPECT_SCHEMA,
         "artifact": artifact_json(report.artifact),
-        "summary": {g.group: {"tensors": g.tensors, "elements": g.elements, "nbytes": g.nbytes} for g in report.summary},
+        "summary": {
+            g.group: {"tensors": g.tensors, "elements": g.elements, "nbytes": g.nbytes} for g in report.summary
+        },
         "tensors": [tensor_json(r) for r in report.tensors],
     }
     return dump(add_integrity(doc, report.integrity), len(report.tensors))
+
+
+PRETTY_LIMIT = 2000
+"""Documents with more entries than this are written compact: Python's pretty-printer is pure Python."""
 
 
 def render_check_json(report: CheckReport) -> str:
@@ -176,9 +191,17 @@ def render_check_json(report: CheckReport) -> str:
             }
             for v in report.variables
         ],
-        "unexpected": [{"key": u.key, "group": u.group, "shape": list(u.shape), "dtype": u.dtype} for u in report.unexpected],
+        "unexpected": [
+            {"key": u.key, "group": u.group, "shape": list(u.shape), "dtype": u.dtype} for u in report.unexpected
+        ],
         "partial": [
-            {"object": p.object, "kind": p.kind, "restored": list(p.restored), "not_restored": list(p.not_restored), "detail": p.detail}
+            {
+                "object": p.object,
+                "kind": p.kind,
+                "restored": list(p.restored),
+                "not_restored": list(p.not_restored),
+                "detail": p.detail,
+            }
             for p in report.partial
         ],
         "hints": [
@@ -195,6 +218,10 @@ def render_check_json(report: CheckReport) -> str:
         "ok": report.ok,
     }
     return dump(add_integrity(doc, report.integrity), len(report.variables) + len(report.unexpected))
+
+
+PRETTY_LIMIT = 2000
+"""Documents with more entries than this are written compact: Python's pretty-printer is pure Python."""
 
 
 def render_diff_json(report: DiffReport, only: str = "all") -> str:

@@ -54,7 +54,9 @@ def render_check_junit(report: CheckReport) -> str:
             case = ET.SubElement(suite, "testcase", classname="integrity", name=problem.key)
             tests += 1
             failures += 1
-            ET.SubElement(case, "failure", type=problem.kind, message=f"{problem.kind}: {problem.detail}").text = problem.detail
+            ET.SubElement(
+                case, "failure", type=problem.kind, message=f"{problem.kind}: {problem.detail}"
+            ).text = problem.detail
         if integrity.ok:
             case = ET.SubElement(suite, "testcase", classname="integrity", name=integrity.path)
             tests += 1

@@ -19,7 +19,9 @@ class ProgressBar:
     Thread-safe: the statistics pool reports from several threads.
     """
 
-    def __init__(self, total: int, label: str, *, enabled: bool, unit_bytes: int = 1, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int, label: str, *, enabled: bool, unit_bytes: int = 1, stream: TextIO | None = None
+    ) -> None:
         self.total = max(total, 1)
         self.label = label
         self.unit_bytes = unit_bytes
@@ -32,7 +34,9 @@ class ProgressBar:
         self.lock = threading.Lock()
 
     @classmethod
-    def for_terminal(cls, total: int, label: str, *, quiet: bool, machine_output: bool, unit_bytes: int = 1) -> "ProgressBar":
+    def for_terminal(
+        cls, total: int, label: str, *, quiet: bool, machine_output: bool, unit_bytes: int = 1
+    ) -> ProgressBar:
         """A bar that shows only when stderr is a terminal, --quiet is off and the output is not for machines."""
         enabled = not quiet and not machine_output and sys.stderr.isatty()
         return cls(total, label, enabled=enabled, unit_bytes=unit_bytes)

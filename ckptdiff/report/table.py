@@ -5,6 +5,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from ckptdiff.integrity import IntegrityReport
+from ckptdiff.stats.fresh import Verdict
 from ckptdiff.report.formatting import human_bytes, number, shape_text
 from ckptdiff.report.interface import ArtifactInfo, CheckReport, DiffReport, InspectReport, TensorRow, selected_by_only
 
@@ -54,7 +55,15 @@ def render_inspect_table(report: InspectReport) -> str:
                 row += ["-"] * 7
             else:
                 zeros = "-" if s.zero_fraction is None else f"{100 * s.zero_fraction:.0f}%"
-                row += [number(s.mean), number(s.std), number(s.min), number(s.max), zeros, s.nan_count, s.inf_count]
+                row += [
+                    number(s.mean),
+                    number(s.std),
+                    number(s.min),
+                    number(s.max),
+                    zeros,
+                    str(s.nan_count),
+                    str(s.inf_count),
+                ]
             row.append(init_text(r.init))
         rows.append(row)
     lines.append("")
@@ -70,7 +79,7 @@ def render_inspect_table(report: InspectReport) -> str:
     if verdicts:
         lines.append(
             "init: "
-            + ", ".join(f"{verdicts.count(v)} {v}" for v in ("fresh", "trained", "inconclusive"))
+            + ", ".join(f"{verdicts.count(v)} {v}" for v in Verdict)
             + " (fresh = looks freshly initialised; --format json has the evidence)"
         )
     nonfinite = [r.key for r in report.tensors if r.stats is not None and r.stats.nonfinite]
@@ -86,7 +95,9 @@ _STATUS_ORDER = {"shape_mismatch": 0, "dtype_mismatch": 1, "missing": 2, "matche
 def render_check_table(report: CheckReport) -> str:
     """Render a check report: model findings first, then partial objects, unexpected entries per group, hints."""
     lines = render_artifact_header(report.artifact)
-    lines.append(f"model:    {report.model.spec} ({report.model.kind} '{report.model.name}', {report.model.variables} variables)")
+    lines.append(
+        f"model:    {report.model.spec} ({report.model.kind} '{report.model.name}', {report.model.variables} variables)"
+    )
     lines.extend(f"note:     {n}" for n in report.model.notes)
     anchor = f", anchor '{report.anchor}'" if report.anchor else ""
     lines.append(f"loader:   {report.loader}{anchor}: {report.loader_description}")
@@ -95,10 +106,19 @@ def render_check_table(report: CheckReport) -> str:
     rows = []
     for v in sorted(report.variables, key=lambda v: _STATUS_ORDER.get(v.status, 9)):
         other = f"{v.second_opinion[0]}: {v.second_opinion[1]}" if v.second_opinion else ""
-        shapes = shape_text(v.shape) if v.entry_shape is None or v.entry_shape == v.shape else f"{shape_text(v.shape)} <- {shape_text(v.entry_shape)}"
+        shapes = (
+            shape_text(v.shape)
+            if v.entry_shape is None or v.entry_shape == v.shape
+            else f"{shape_text(v.shape)} <- {shape_text(v.entry_shape)}"
+        )
         init = "nonfinite" if v.nonfinite else init_text(v.init)
-        rows.append([v.path, v.status, v.key or "-", shapes, init] + ([other] if any(x.second_opinion for x in report.variables) else []))
-    headers = ["variable", "status", "artifact key", "shape", "init"] + (["by name"] if any(x.second_opinion for x in report.variables) else [])
+        rows.append(
+            [v.path, v.status, v.key or "-", shapes, init]
+            + ([other] if any(x.second_opinion for x in report.variables) else [])
+        )
+    headers = ["variable", "status", "artifact key", "shape", "init"] + (
+        ["by name"] if any(x.second_opinion for x in report.variables) else []
+    )
     lines.append("")
     lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else "(no variables)")
     if report.partial:
@@ -108,15 +128,19 @@ def render_check_table(report: CheckReport) -> str:
     model_unexpected = [u for u in report.unexpected if u.group == "model"]
     if model_unexpected:
         lines.append("")
-        lines.append(tabulate(
-            [[u.key, shape_text(u.shape), u.dtype] for u in model_unexpected],
-            headers=["unexpected model entry", "shape", "dtype"],
-            disable_numparse=True,
-        ))
+        lines.append(
+            tabulate(
+                [[u.key, shape_text(u.shape), u.dtype] for u in model_unexpected],
+                headers=["unexpected model entry", "shape", "dtype"],
+                disable_numparse=True,
+            )
+        )
     for group in ("optimizer", "bookkeeping"):
         members = [u for u in report.unexpected if u.group == group]
         if members:
-            lines.append(f"unexpected {group} entries: {len(members)} (not restored into this model; --format json lists them)")
+            lines.append(
+                f"unexpected {group} entries: {len(members)} (not restored into this model; --format json lists them)"
+            )
     if report.hints:
         lines.append("")
         lines.append("hints:")
@@ -143,25 +167,51 @@ def render_diff_table(report: DiffReport, only: str = "all") -> str:
     for t in report.tensors:
         if not selected_by_only(t.status, only):
             continue
-        shape = shape_text(t.shape_a or t.shape_b or ()) if t.shape_a == t.shape_b or None in (t.shape_a, t.shape_b) else f"{shape_text(t.shape_a)} -> {shape_text(t.shape_b)}"
+        shape = (
+            shape_text(t.shape_a or t.shape_b or ())
+            if t.shape_a == t.shape_b or None in (t.shape_a, t.shape_b)
+            else f"{shape_text(t.shape_a or ())} -> {shape_text(t.shape_b or ())}"
+        )
         key_b = "" if t.key_b == t.key_a else (t.key_b or "-")
-        rows.append([
-            t.key_a or "-", key_b, t.status, shape, t.aligned_by or "-",
-            number(t.max_abs_diff), number(t.rel_l2), number(t.cosine),
-            "-" if t.changed_fraction is None else f"{100 * t.changed_fraction:.1f}%",
-            t.nonfinite_mismatch if t.nonfinite_mismatch else "",
-            init_text(t.init),
-        ])
+        rows.append(
+            [
+                t.key_a or "-",
+                key_b,
+                t.status,
+                shape,
+                t.aligned_by or "-",
+                number(t.max_abs_diff),
+                number(t.rel_l2),
+                number(t.cosine),
+                "-" if t.changed_fraction is None else f"{100 * t.changed_fraction:.1f}%",
+                t.nonfinite_mismatch if t.nonfinite_mismatch else "",
+                init_text(t.init),
+            ]
+        )
     lines.append("")
-    headers = ["key in a", "key in b", "status", "shape", "aligned by", "max |a-b|", "rel L2", "cosine", "changed", "nan/inf", "init (b)"]
+    headers = [
+        "key in a",
+        "key in b",
+        "status",
+        "shape",
+        "aligned by",
+        "max |a-b|",
+        "rel L2",
+        "cosine",
+        "changed",
+        "nan/inf",
+        "init (b)",
+    ]
     lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else f"(no pairs with status {only})")
     if report.layers:
         lines.append("")
-        lines.append(tabulate(
-            [[lc.layer, lc.tensors, number(lc.rel_l2), lc.status] for lc in report.layers],
-            headers=["layer", "tensors", "rel L2 change", "status"],
-            disable_numparse=True,
-        ))
+        lines.append(
+            tabulate(
+                [[lc.layer, lc.tensors, number(lc.rel_l2), lc.status] for lc in report.layers],
+                headers=["layer", "tensors", "rel L2 change", "status"],
+                disable_numparse=True,
+            )
+        )
     lines.append("")
     aligned = ", ".join(f"{k} {v}" for k, v in report.alignment.items()) or "nothing"
     lines.append(f"aligned: {aligned}")
@@ -181,9 +231,11 @@ def render_integrity_table(reports: tuple[IntegrityReport, ...]) -> str:
         lines.extend(f"note:      {n}" for n in report.notes)
         if report.problems:
             lines.append("")
-            lines.append(tabulate(
-                [[p.key, p.kind, p.detail] for p in report.problems],
-                headers=["damaged", "problem", "detail"],
-                disable_numparse=True,
-            ))
+            lines.append(
+                tabulate(
+                    [[p.key, p.kind, p.detail] for p in report.problems],
+                    headers=["damaged", "problem", "detail"],
+                    disable_numparse=True,
+                )
+            )
     return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ tensors holding NaN or Inf (a non-finite segment sum) are left to the per-tensor
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -195,11 +195,15 @@ def spectral_check(values: TensorValues, loc: float) -> FitCheck | None:
         return None
     u = max(result.edge_u, result.mp_u)
     if u <= 1:
-        text = (f"spectrum as i.i.d. (top singular value {result.top_ratio:.2f}x the edge, "
-                f"Marchenko-Pastur KS {_fmt(result.mp_ks)})")
+        text = (
+            f"spectrum as i.i.d. (top singular value {result.top_ratio:.2f}x the edge, "
+            f"Marchenko-Pastur KS {_fmt(result.mp_ks)})"
+        )
     elif result.edge_u >= result.mp_u:
-        text = (f"top singular value {result.top_ratio:.2f}x the random-matrix edge "
-                f"({result.outliers} outlier{'s' if result.outliers != 1 else ''}, TW z {result.edge_z:.1f})")
+        text = (
+            f"top singular value {result.top_ratio:.2f}x the random-matrix edge "
+            f"({result.outliers} outlier{'s' if result.outliers != 1 else ''}, TW z {result.edge_z:.1f})"
+        )
     else:
         text = f"singular values off Marchenko-Pastur (KS {_fmt(result.mp_ks)}, limit {_fmt(result.mp_limit)})"
     return FitCheck(u, text, "spectrum")
@@ -223,9 +227,7 @@ def _gram_checks(family: InitFamily, values: TensorValues, free_gain: bool) -> t
     return checks, family.name
 
 
-def fit_family(
-    family: InitFamily, values: TensorValues, free_gain: bool = False
-) -> tuple[list[FitCheck], str] | None:
+def fit_family(family: InitFamily, values: TensorValues, free_gain: bool = False) -> tuple[list[FitCheck], str] | None:
     """Run a family's tests, cheapest first, stopping at the first stage that fails.
 
     Args:

@@ -75,7 +75,8 @@ MATCH_LSTM_BIAS = "zeros_with_unit_forget_bias"
 
 MIN_VALUES = 512
 """Fewer values than this (exact patterns aside) give `inconclusive`: the tests have too little power. At 256 a
-256-value kernel trained 32 SGD steps (8% relative change) still passed as glorot_normal (sample_checkpoints/diff/frozen)."""
+256-value kernel trained 32 SGD steps (8% relative change) still passed as glorot_normal
+(sample_checkpoints/diff/frozen)."""
 SCORE_EXACT = 1.0
 SCORE_PATTERN = 0.99
 TRAINED_MIN_U = 1.5
@@ -159,7 +160,9 @@ def assess_init(
         return pattern
     if deterministic is not None:
         return InitVerdict(
-            VERDICT_TRAINED, None, SCORE_EXACT,
+            VERDICT_TRAINED,
+            None,
+            SCORE_EXACT,
             f"values span {_fmt(stats.min)}..{_fmt(stats.max)}, "
             f"which the configured {deterministic.name} cannot produce",
         )
@@ -223,7 +226,9 @@ def _judge_patterns(values: TensorValues, deterministic: InitFamily | None) -> I
         expected[units : 2 * units] = 1.0
         if np.array_equal(read_all(entry), expected):
             return InitVerdict(
-                VERDICT_FRESH, MATCH_LSTM_BIAS, SCORE_PATTERN,
+                VERDICT_FRESH,
+                MATCH_LSTM_BIAS,
+                SCORE_PATTERN,
                 f"zeros with ones in the forget-gate quarter ({units} units), as LSTM(unit_forget_bias=True) starts",
             )
     return None
@@ -336,7 +341,9 @@ def _judge_unknown(values: TensorValues, spectral: FitCheck | None) -> InitVerdi
     if closest.u < TRAINED_MIN_U:
         return _inconclusive(None, f"close to an i.i.d. shape but no known initializer (std {std}; {closest.text})")
     return InitVerdict(
-        VERDICT_TRAINED, None, _trained_score(closest.u),
+        VERDICT_TRAINED,
+        None,
+        _trained_score(closest.u),
         f"fits no initializer family and no i.i.d. shape (std {std}; closest: {closest.text})",
     )
 

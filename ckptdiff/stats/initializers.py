@@ -210,8 +210,10 @@ def compute_fans(
         The fans.
     """
     if input_axes is not None and output_axes is not None:
-        return (int(np.prod([shape[a] for a in input_axes], dtype=np.int64)),
-                int(np.prod([shape[a] for a in output_axes], dtype=np.int64)))
+        return (
+            int(np.prod([shape[a] for a in input_axes], dtype=np.int64)),
+            int(np.prod([shape[a] for a in output_axes], dtype=np.int64)),
+        )
     if len(shape) < 1:
         return 1, 1
     if len(shape) == 1:
@@ -334,9 +336,7 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
-_PRESETS: dict[str, tuple[float, str, str]] = {
-    name: key for key, name in _NAMED_VARIANCE_SCALING.items()
-}
+_PRESETS: dict[str, tuple[float, str, str]] = {name: key for key, name in _NAMED_VARIANCE_SCALING.items()}
 
 
 def _parse_variance_scaling(name: str, config: dict[str, Any], shape: tuple[int, ...]) -> list[InitFamily]:
@@ -355,28 +355,50 @@ def _parse_variance_scaling(name: str, config: dict[str, Any], shape: tuple[int,
 
 
 _ALIASES: dict[str, str] = {
-    "zeros": "zeros", "zero": "zeros", "zeros_initializer": "zeros",
-    "ones": "ones", "one": "ones", "ones_initializer": "ones",
-    "constant": "constant", "constant_initializer": "constant",
-    "randomuniform": "random_uniform", "random_uniform": "random_uniform", "uniform": "random_uniform",
+    "zeros": "zeros",
+    "zero": "zeros",
+    "zeros_initializer": "zeros",
+    "ones": "ones",
+    "one": "ones",
+    "ones_initializer": "ones",
+    "constant": "constant",
+    "constant_initializer": "constant",
+    "randomuniform": "random_uniform",
+    "random_uniform": "random_uniform",
+    "uniform": "random_uniform",
     "random_uniform_initializer": "tf1_random_uniform",
-    "randomnormal": "random_normal", "random_normal": "random_normal", "normal": "random_normal",
+    "randomnormal": "random_normal",
+    "random_normal": "random_normal",
+    "normal": "random_normal",
     "random_normal_initializer": "tf1_random_normal",
-    "truncatednormal": "truncated_normal", "truncated_normal": "truncated_normal",
+    "truncatednormal": "truncated_normal",
+    "truncated_normal": "truncated_normal",
     "truncated_normal_initializer": "tf1_truncated_normal",
-    "variancescaling": "variance_scaling", "variance_scaling": "variance_scaling",
+    "variancescaling": "variance_scaling",
+    "variance_scaling": "variance_scaling",
     "variance_scaling_initializer": "variance_scaling",
-    "glorotuniform": "glorot_uniform", "glorot_uniform": "glorot_uniform",
-    "glorot_uniform_initializer": "glorot_uniform", "xavier_uniform": "glorot_uniform",
-    "glorotnormal": "glorot_normal", "glorot_normal": "glorot_normal",
-    "glorot_normal_initializer": "glorot_normal", "xavier_normal": "glorot_normal",
-    "heuniform": "he_uniform", "he_uniform": "he_uniform",
-    "henormal": "he_normal", "he_normal": "he_normal",
-    "lecununiform": "lecun_uniform", "lecun_uniform": "lecun_uniform",
-    "lecunnormal": "lecun_normal", "lecun_normal": "lecun_normal",
-    "orthogonal": "orthogonal", "orthogonalinitializer": "orthogonal",
+    "glorotuniform": "glorot_uniform",
+    "glorot_uniform": "glorot_uniform",
+    "glorot_uniform_initializer": "glorot_uniform",
+    "xavier_uniform": "glorot_uniform",
+    "glorotnormal": "glorot_normal",
+    "glorot_normal": "glorot_normal",
+    "glorot_normal_initializer": "glorot_normal",
+    "xavier_normal": "glorot_normal",
+    "heuniform": "he_uniform",
+    "he_uniform": "he_uniform",
+    "henormal": "he_normal",
+    "he_normal": "he_normal",
+    "lecununiform": "lecun_uniform",
+    "lecun_uniform": "lecun_uniform",
+    "lecunnormal": "lecun_normal",
+    "lecun_normal": "lecun_normal",
+    "orthogonal": "orthogonal",
+    "orthogonalinitializer": "orthogonal",
     "orthogonal_initializer": "orthogonal",
-    "identity": "identity", "identityinitializer": "identity", "identity_initializer": "identity",
+    "identity": "identity",
+    "identityinitializer": "identity",
+    "identity_initializer": "identity",
 }
 
 

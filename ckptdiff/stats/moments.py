@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
@@ -97,7 +97,9 @@ class _Accumulator:
         if native is not None:
             shift = native.type(mean_b)
             centred = np.subtract(chunk, shift, out=_scratch(native, n_b))
-            with np.errstate(over="ignore", invalid="ignore"):  # huge finite values square to inf: std is inf, not a warning
+            with np.errstate(
+                over="ignore", invalid="ignore"
+            ):  # huge finite values square to inf: std is inf, not a warning
                 m2_b = float(np.dot(centred, centred)) - n_b * (mean_b - float(shift)) ** 2
         else:
             centred = chunk.astype(np.float64) - mean_b
@@ -116,7 +118,7 @@ class _Accumulator:
         self.m2 += max(m2_b, 0.0) + delta * delta * n_a * n_b / n
         self.n = n
 
-    def merge(self, other: "_Accumulator") -> None:
+    def merge(self, other: _Accumulator) -> None:
         """Fold in an accumulator of another part of the same tensor (Chan's combination)."""
         self.total += other.total
         self.zeros += other.zeros

@@ -8,8 +8,9 @@ merged (Chan's combination is associative), so one huge embedding does not leave
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ckptdiff.artifact import TensorEntry
 from ckptdiff.stats.batched import batchable, batched_stats
@@ -113,7 +114,10 @@ def compute_all_stats(
             for done in pool.map(run_batch, batches):
                 for index, acc in done:
                     finish(index, acc)
-    return [fast[i] if fast.get(i) is not None else (partial[i].result() if i in partial else None) for i in range(len(entries))]
+    return [
+        fast[i] if fast.get(i) is not None else (partial[i].result() if i in partial else None)
+        for i in range(len(entries))
+    ]
 
 
 def assess_all(

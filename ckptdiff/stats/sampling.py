@@ -85,9 +85,7 @@ def matrix_view(shape: tuple[int, ...]) -> tuple[int, int] | None:
     return rows, cols
 
 
-def draw_submatrix(
-    entry: TensorEntry, seed: int = 0, max_elements: int = MATRIX_MAX_ELEMENTS
-) -> np.ndarray | None:
+def draw_submatrix(entry: TensorEntry, seed: int = 0, max_elements: int = MATRIX_MAX_ELEMENTS) -> np.ndarray | None:
     """The matrix view, or a deterministic submatrix of it: a block of consecutive rows at a seeded
     offset (few pages, few HDF5 chunks) and seeded random columns.
 
@@ -109,9 +107,7 @@ def draw_submatrix(
     return read_flat(entry, (r[:, None] * cols + c[None, :]).reshape(-1)).reshape(n_rows, n_cols)
 
 
-def draw_full_lines(
-    entry: TensorEntry, seed: int = 0, max_elements: int = 1 << 20
-) -> np.ndarray | None:
+def draw_full_lines(entry: TensorEntry, seed: int = 0, max_elements: int = 1 << 20) -> np.ndarray | None:
     """Whole rows (wide views) or whole columns (tall views) of the matrix view, for the orthogonality test.
 
     An orthogonal init has orthonormal lines along its shorter side; a subset of whole lines

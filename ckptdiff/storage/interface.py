@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import abc
 import mmap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 
 class Location(abc.ABC):
@@ -96,7 +97,7 @@ class Location(abc.ABC):
     def relative_to(self, root: Location) -> str:
         """This location's path below root, with `/` separators."""
         prefix = root.display.rstrip("/") + "/"
-        return self.display[len(prefix):] if self.display.startswith(prefix) else self.name
+        return self.display[len(prefix) :] if self.display.startswith(prefix) else self.name
 
     def __str__(self) -> str:
         return self.display

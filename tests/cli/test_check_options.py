@@ -29,7 +29,16 @@ def test_ignore_drops_variables_and_entries_by_glob(run_cli):
     assert doc["summary"]["missing"] == 4
     # Ignoring every model variable and the entries they would miss leaves nothing to fail on.
     result = run_cli(
-        "check", SCOPE, "--model", TF1_MODULE, "--format", "json", "--ignore", "model_scope/*", "--ignore", "another_scope/*"
+        "check",
+        SCOPE,
+        "--model",
+        TF1_MODULE,
+        "--format",
+        "json",
+        "--ignore",
+        "model_scope/*",
+        "--ignore",
+        "another_scope/*",
     )
     doc = _json(result)
     assert result.exit_code == 0 and doc["ok"] is True
@@ -37,7 +46,14 @@ def test_ignore_drops_variables_and_entries_by_glob(run_cli):
 
 
 def test_fail_on_unexpected_counts_model_entries_only(run_cli):
-    healthy = run_cli("check", "sample_checkpoints/tf2", "--model", "sample_checkpoints/models.py:build_keras3", "--fail-on", "unexpected")
+    healthy = run_cli(
+        "check",
+        "sample_checkpoints/tf2",
+        "--model",
+        "sample_checkpoints/models.py:build_keras3",
+        "--fail-on",
+        "unexpected",
+    )
     assert healthy.exit_code == 0  # 20 optimizer/bookkeeping entries are unexpected, no model entry
     scoped = run_cli("check", SCOPE, "--model", TF1_MODULE, "--fail-on", "unexpected", "--ignore", "model_scope/*")
     assert scoped.exit_code == 1  # the another_scope/ model entries nothing consumes

@@ -18,7 +18,6 @@ def _assert_one_line_error(result, must_name: str) -> None:
     assert "internal error" not in result.stderr
 
 
-
 def test_missing_path(run_cli, tmp_path):
     _assert_one_line_error(run_cli("inspect", str(tmp_path / "nope")), "nope")
 

@@ -112,7 +112,12 @@ def test_real_process_never_executes(tmp_path):
         path = _artifact(name)
         for args in (["inspect", "--verify", str(path)], ["scan", str(path)]):
             proc = subprocess.run(
-                [sys.executable, "-m", "ckptdiff", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+                [sys.executable, "-m", "ckptdiff", *args],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
             assert proc.returncode in (0, 1), proc.stderr
             assert "Traceback" not in proc.stderr

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REALWORLD_ARTIFACTS, copy_sample, SAMPLE_ARTIFACTS, SAMPLES, tree_digest
+from tests.conftest import REALWORLD_ARTIFACTS, SAMPLE_ARTIFACTS, SAMPLES, copy_sample, tree_digest
 from tests.fuzz.bundle_writer import CraftedEntry, float_entry, write_bundle
 
 KERNEL = "optimizer/_trainable_variables/4/.ATTRIBUTES/VARIABLE_VALUE"
-
 
 
 def _flip_inside(prefix: str, key: str, delta: int = 100) -> Path:
@@ -50,8 +49,7 @@ def test_one_flipped_byte_is_found_and_named(run_cli, tmp_path):
 @pytest.mark.requires_tf
 def test_tensorflow_reader_agrees_on_the_flipped_tensor(tf, tmp_path):
     """Oracle: TensorFlow's own reader refuses exactly the tensor --verify names, and reads the others."""
-    from ckptdiff.formats import open_artifact
-    from ckptdiff.formats import verify_artifact
+    from ckptdiff.formats import open_artifact, verify_artifact
 
     folder = copy_sample("tf2", tmp_path)
     _flip_inside(str(folder / "ckpt-2"), KERNEL)
@@ -70,8 +68,7 @@ def test_tensorflow_reader_agrees_on_the_flipped_tensor(tf, tmp_path):
 
 @pytest.mark.parametrize("rel", ["tf2_sharded/ckpt", "tf1/model.ckpt", "saved_model", "tf_weights/ckpt"])
 def test_flip_in_every_bundle_kind(run_cli, tmp_path, rel):
-    from ckptdiff.formats.tf_bundle import shard_path
-    from ckptdiff.formats.tf_bundle import read_bundle_index
+    from ckptdiff.formats.tf_bundle import read_bundle_index, shard_path
     from ckptdiff.storage import locate
 
     top = rel.split("/")[0]
@@ -104,11 +101,15 @@ def test_truncated_shard_is_named_at_open(run_cli, tmp_path):
 
 def test_overlapping_index_entries_are_rows(run_cli, tmp_path):
     values = np.arange(10, dtype="<f4").tobytes()
-    write_bundle(tmp_path / "ckpt", [
-        float_entry("a", values[:24], 0, (6,)),
-        float_entry("b", values[8:24], 8, (4,)),
-        float_entry("c", values[24:], 24, (4,)),
-    ], values)
+    write_bundle(
+        tmp_path / "ckpt",
+        [
+            float_entry("a", values[:24], 0, (6,)),
+            float_entry("b", values[8:24], 8, (4,)),
+            float_entry("c", values[24:], 24, (4,)),
+        ],
+        values,
+    )
     result = run_cli("inspect", str(tmp_path / "ckpt"), "--verify", "--format", "json")
     assert result.exit_code == 1
     problems = json.loads(result.stdout)["integrity"]["problems"]
@@ -229,8 +230,8 @@ def test_member_read_by_zipfile_with_a_bad_header_is_exit_2(run_cli, tmp_path):
 
 
 def test_object_graph_pointing_outside_the_node_list_is_corruption(run_cli, tmp_path):
-    from ckptdiff.formats.object_graph import read_object_graph
     from ckptdiff.errors import CorruptArtifact
+    from ckptdiff.formats.object_graph import read_object_graph
     from tests.fuzz.bundle_writer import field_bytes, field_varint
 
     node = field_bytes(1, field_varint(1, 7) + field_bytes(2, b"child"))  # child -> node 7 of 1
@@ -288,7 +289,9 @@ def test_unreadable_h5_chunk_is_a_row_with_verify_and_exit_2_for_statistics(run_
         f.attrs["layer_names"] = np.array([b"dense"])
         group = f.create_group("dense")
         group.attrs["weight_names"] = np.array([b"kernel:0"])
-        group.create_dataset("kernel:0", data=np.random.RandomState(0).rand(64, 64).astype("f4"), chunks=(16, 64), compression="gzip")
+        group.create_dataset(
+            "kernel:0", data=np.random.RandomState(0).rand(64, 64).astype("f4"), chunks=(16, 64), compression="gzip"
+        )
         offset = f["dense/kernel:0"].id.get_chunk_info(1).byte_offset
     data = bytearray(path.read_bytes())
     data[offset + 20] ^= 0xFF

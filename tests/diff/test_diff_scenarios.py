@@ -22,7 +22,14 @@ def test_frozen_layer_is_the_only_same_layer(run_cli):
     code, doc = _diff(run_cli, DIFF / "frozen/ckpt-1", DIFF / "frozen/ckpt-2")
     assert code == 1
     assert doc["schema"] == "ckptdiff.diff/1"
-    assert doc["summary"] == {"same": 2, "changed": 8, "shape_changed": 0, "dtype_changed": 0, "only_in_a": 0, "only_in_b": 0}
+    assert doc["summary"] == {
+        "same": 2,
+        "changed": 8,
+        "shape_changed": 0,
+        "dtype_changed": 0,
+        "only_in_a": 0,
+        "only_in_b": 0,
+    }
     same = sorted(t["key_a"] for t in doc["tensors"] if t["status"] == "same")
     assert same == [
         "model/_functional/_operations/3/_kernel/.ATTRIBUTES/VARIABLE_VALUE",
@@ -61,7 +68,14 @@ def test_checkpoint_and_savedmodel_exported_from_it_are_the_same(run_cli):
     code, doc = _diff(run_cli, DIFF / "module/ckpt", DIFF / "module/saved_model")
     assert code == 0
     assert doc["b"]["format"] == "saved-model"
-    assert doc["summary"] == {"same": 4, "changed": 0, "shape_changed": 0, "dtype_changed": 0, "only_in_a": 0, "only_in_b": 0}
+    assert doc["summary"] == {
+        "same": 4,
+        "changed": 0,
+        "shape_changed": 0,
+        "dtype_changed": 0,
+        "only_in_a": 0,
+        "only_in_b": 0,
+    }
     assert {(t["key_a"], t["key_b"]) for t in doc["tensors"]} == {
         (f"model/{p}/.ATTRIBUTES/VARIABLE_VALUE", f"{p}/.ATTRIBUTES/VARIABLE_VALUE")
         for p in ("dense/w", "dense/b", "head/w", "head/b")
@@ -75,7 +89,10 @@ def test_legacy_h5_and_keras_archive_of_the_same_model_are_the_same(run_cli):
     assert doc["summary"]["same"] == 10 and doc["summary"]["only_in_a"] == 0 and doc["summary"]["only_in_b"] == 0
     pairs = {t["key_a"]: t["key_b"] for t in doc["tensors"]}
     assert pairs["model_weights/dense_1/mlp/dense_1/kernel"] == "layers/dense_1/vars/0"
-    assert pairs["model_weights/batch_normalization/mlp/batch_normalization/moving_variance"] == "layers/batch_normalization/vars/3"
+    assert (
+        pairs["model_weights/batch_normalization/mlp/batch_normalization/moving_variance"]
+        == "layers/batch_normalization/vars/3"
+    )
 
 
 def test_nan_in_the_same_place_is_equal_and_on_one_side_is_a_change(run_cli):
@@ -109,7 +126,11 @@ def test_identical_sharded_and_single_shard_checkpoints(run_cli):
 def test_model_aligns_legacy_h5_and_archive_through_the_restores(run_cli):
     """--model: pairs are the entries each emulated restore reads for the same variable."""
     code, doc = _diff(
-        run_cli, SAMPLES / "keras3/model.keras", SAMPLES / "keras3/legacy.h5", "--model", "sample_checkpoints/models.py:build_keras3"
+        run_cli,
+        SAMPLES / "keras3/model.keras",
+        SAMPLES / "keras3/legacy.h5",
+        "--model",
+        "sample_checkpoints/models.py:build_keras3",
     )
     assert code == 0
     model_pairs = {t["name"]: (t["key_a"], t["key_b"]) for t in doc["tensors"] if t["aligned_by"] == "model"}
@@ -127,7 +148,12 @@ def test_model_aligns_legacy_h5_and_archive_through_the_restores(run_cli):
 
 @pytest.mark.requires_tf
 def test_model_alignment_of_a_checkpoint_and_its_sharded_copy(run_cli):
-    code, doc = _diff(run_cli, SAMPLES / "tf2", SAMPLES / "tf2_sharded", "--model", "sample_checkpoints/models.py:build_keras3")
+    code, doc = _diff(
+        run_cli, SAMPLES / "tf2", SAMPLES / "tf2_sharded", "--model", "sample_checkpoints/models.py:build_keras3"
+    )
     assert code == 0
     assert doc["alignment"]["model"] == 10
-    assert doc["summary"]["same"] == len(doc["tensors"]) and doc["summary"]["only_in_a"] == doc["summary"]["only_in_b"] == 0
+    assert (
+        doc["summary"]["same"] == len(doc["tensors"])
+        and doc["summary"]["only_in_a"] == doc["summary"]["only_in_b"] == 0
+    )

@@ -30,7 +30,6 @@ LEGACY_FILES = [
 ]
 
 
-
 @pytest.fixture(params=LEGACY_FILES, ids=[rel for _, rel, _ in LEGACY_FILES])
 def legacy_file(request: pytest.FixtureRequest) -> tuple[Path, str]:
     fixture, rel, kind = request.param
@@ -55,9 +54,7 @@ def _names(group: h5py.Group, attr: str) -> list[str]:
 def _datasets(path: Path) -> dict[str, np.ndarray]:
     found: dict[str, np.ndarray] = {}
     with h5py.File(path, "r") as f:
-        f.visititems(
-            lambda name, obj: found.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None
-        )
+        f.visititems(lambda name, obj: found.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
     return found
 
 
@@ -306,9 +303,7 @@ def test_external_links_are_never_followed(tmp_path: Path) -> None:
         ("keras_version", np.array([1.5]), "expected a string"),
     ],
 )
-def test_bad_attribute_types_are_corrupt_not_crashes(
-    tmp_path: Path, attr: str, value: object, message: str
-) -> None:
+def test_bad_attribute_types_are_corrupt_not_crashes(tmp_path: Path, attr: str, value: object, message: str) -> None:
     path = tmp_path / "bad.h5"
     _write_weights_only(path)
     with h5py.File(path, "a") as f:
@@ -343,10 +338,9 @@ def test_truncated_h5_is_unreadable(samples: Path, tmp_path: Path) -> None:
         pytest.skip(f"{source} is missing: regenerate the corpus with `make samples`")
     path = tmp_path / "cut.h5"
     path.write_bytes(source.read_bytes()[: source.stat().st_size // 3])
-    with pytest.raises(UnreadableArtifact, match="cut.h5") as info:
-        with open_artifact(path) as artifact:
-            for entry in artifact.entries:
-                entry.read()
+    with pytest.raises(UnreadableArtifact, match="cut.h5") as info, open_artifact(path) as artifact:
+        for entry in artifact.entries:
+            entry.read()
     assert "\n" not in str(info.value)
 
 

@@ -47,7 +47,6 @@ EXPECTED_CONTAINERS = {
 }
 
 
-
 @pytest.fixture
 def weights_h5(samples: Path) -> Path:
     path = samples / "keras3/model.weights.h5"
@@ -312,10 +311,13 @@ def test_tf_keras_2_13_layer_group_name(tmp_path: Path) -> None:
         f["_layer_checkpoint_dependencies/dense_1/vars/0"] = np.zeros(2, np.float32)
     config = {
         "class_name": "Sequential",
-        "config": {"name": "s", "layers": [
-            {"class_name": "Dense", "config": {"name": "first"}},
-            {"class_name": "Dense", "config": {"name": "second"}},
-        ]},
+        "config": {
+            "name": "s",
+            "layers": [
+                {"class_name": "Dense", "config": {"name": "first"}},
+                {"class_name": "Dense", "config": {"name": "second"}},
+            ],
+        },
     }
     path = _keras_zip(tmp_path / "old.keras", config, weights)
     with read_keras_archive(locate(path), str(path)) as artifact:
@@ -364,10 +366,9 @@ def test_truncated_archive_is_unreadable(archive: Path, tmp_path: Path) -> None:
     for cut in (len(data) // 2, len(data) - 30):
         path = tmp_path / f"cut{cut}.keras"
         path.write_bytes(data[:cut])
-        with pytest.raises(UnreadableArtifact, match=path.name) as info:
-            with open_artifact(path) as artifact:
-                for entry in artifact.entries:
-                    entry.read()
+        with pytest.raises(UnreadableArtifact, match=path.name) as info, open_artifact(path) as artifact:
+            for entry in artifact.entries:
+                entry.read()
         assert "\n" not in str(info.value)
 
 
@@ -434,6 +435,7 @@ def _check_assignment_like_keras(
     if exact_order:
         assert mine == keras_order
     else:  # without config.json only the order within one class key is recorded by the file
+
         def by_class(order: list[str]) -> dict[tuple[str, str], list[str]]:
             grouped: dict[tuple[str, str], list[str]] = {}
             for p in order:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import struct
@@ -115,16 +116,10 @@ def made_checkpoints(tmp_path_factory, tf) -> dict[str, Path]:
 # --- a tiny table writer, for inputs no saver produces ------------------------------------------
 
 
-
-
-
-
-
-
-
-
 def header_proto(num_shards: int, big_endian: bool = False) -> bytes:
-    return field_varint(1, num_shards) + (field_varint(2, 1) if big_endian else b"") + field_bytes(3, field_varint(1, 1))
+    return (
+        field_varint(1, num_shards) + (field_varint(2, 1) if big_endian else b"") + field_bytes(3, field_varint(1, 1))
+    )
 
 
 def entry_proto(dtype: int, shape: tuple[int, ...], offset: int, size: int, shard_id: int = 0) -> bytes:
@@ -137,8 +132,6 @@ def entry_proto(dtype: int, shape: tuple[int, ...], offset: int, size: int, shar
         + field_varint(5, size)
         + field_fixed32(6, 0)
     )
-
-
 
 
 def block(entries: list[tuple[bytes, bytes]]) -> bytes:
@@ -374,7 +367,15 @@ def test_table_writer_round_trips(tmp_path):
         ([(b"w", b"\xff\xff")], b"", 1, CorruptArtifact, "entry 'w'"),
         ([(b"b", entry_proto(1, (), 0, 4)), (b"a", entry_proto(1, (), 0, 4))], bytes(4), 1, CorruptArtifact, "order"),
     ],
-    ids=["size-vs-shape", "shard-id", "past-shard-end", "huge-shard-count", "strings-too-short", "bad-proto", "unsorted"],
+    ids=[
+        "size-vs-shape",
+        "shard-id",
+        "past-shard-end",
+        "huge-shard-count",
+        "strings-too-short",
+        "bad-proto",
+        "unsorted",
+    ],
 )
 def test_inconsistent_index_entries(tmp_path, entries, data, num_shards, error, match):
     prefix = tmp_path / "ckpt"
@@ -413,7 +414,9 @@ def test_big_endian_bundle(tmp_path):
 
 
 def test_unsupported_dtypes_fail_only_on_read(tmp_path):
-    prefix = write_bundle(tmp_path / "ckpt", [(b"r", entry_proto(20, (), 0, 0)), (b"z", entry_proto(99, (), 0, 0))], b"")
+    prefix = write_bundle(
+        tmp_path / "ckpt", [(b"r", entry_proto(20, (), 0, 0)), (b"z", entry_proto(99, (), 0, 0))], b""
+    )
     with read_tf_bundle(prefix, "x") as artifact:
         assert [e.dtype for e in artifact.entries] == ["resource", "dtype-99"]
         with pytest.raises(UnreadableArtifact, match="'r'"):
@@ -432,14 +435,10 @@ def test_snappy_blocks():
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=200))
 def test_random_bytes_only_raise_corrupt(data):
-    try:
+    with contextlib.suppress(CorruptArtifact):
         pw.parse_message(data, "fuzz")
-    except CorruptArtifact:
-        pass
-    try:
+    with contextlib.suppress(CorruptArtifact):
         decompress_snappy(data, "fuzz")
-    except CorruptArtifact:
-        pass
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -452,10 +451,8 @@ def test_damaged_index_only_raises_unreadable(samples, tmp_path_factory, edits):
     directory = tmp_path_factory.mktemp("fuzz")
     (directory / "ckpt.index").write_bytes(bytes(raw))
     shutil.copy(f"{src}.data-00000-of-00001", directory / "ckpt.data-00000-of-00001")
-    try:
+    with contextlib.suppress(UnreadableArtifact):
         read_tf_bundle(directory / "ckpt", "fuzz").close()
-    except UnreadableArtifact:
-        pass
 
 
 # --- the wire-format decoder --------------------------------------------------------------------
@@ -472,7 +469,15 @@ def test_protowire_decodes_every_wire_type():
 @pytest.mark.parametrize(
     "data",
     [b"\x08" + b"\xff" * 10 + b"\x01", b"\x08\x80", b"\x12\x05abc", b"\x0b", b"\x00\x01", b"\x1d\x01\x02", b"\x0f"],
-    ids=["varint-too-long", "varint-truncated", "length-past-end", "group", "field-zero", "fixed32-truncated", "wire-7"],
+    ids=[
+        "varint-too-long",
+        "varint-truncated",
+        "length-past-end",
+        "group",
+        "field-zero",
+        "fixed32-truncated",
+        "wire-7",
+    ],
 )
 def test_protowire_rejects_malformed_input(data):
     with pytest.raises(CorruptArtifact, match="^where:"):

@@ -23,12 +23,6 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports(include=["ckptdiff"]):
-    import ckptdiff.formats.keras_h5
-    import ckptdiff.formats.keras_archive
-    import ckptdiff.formats.keras_weights_h5
-    import ckptdiff.formats.saved_model
-    import ckptdiff.formats.tf_bundle
-    import ckptdiff.scan.scanner
     from ckptdiff.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

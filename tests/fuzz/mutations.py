@@ -130,7 +130,9 @@ class Mutant:
         names = [
             victim.name + ".bak",
             victim.name.replace("00000", "00001"),
-            victim.name.replace(".index", ".data-00000-of-00001") if victim.name.endswith(".index") else victim.name + ".index",
+            victim.name.replace(".index", ".data-00000-of-00001")
+            if victim.name.endswith(".index")
+            else victim.name + ".index",
             "model.keras" if victim.suffix != ".keras" else "model.h5",
         ]
         new = victim.with_name(rng.choice([n for n in names if n != victim.name] or [victim.name + ".bak"]))

@@ -30,8 +30,16 @@ CASE_SECONDS = 10.0
 WATCHDOG_SECONDS = 60
 """A run still going after this is interrupted (a hang in Python code fails the case instead of CI)."""
 MUTANTS = all_mutants(SEEDS_PER_KIND)
-CHECK_CASES = ("tf2-bitflip-0", "tf2-truncate-1", "tf2-rename-2", "keras3_archive-bitflip-0",
-               "keras3_archive-garble-3", "saved_model-swap-0", "keras2_model-garble-1", "tf2_sharded-bitflip-0")
+CHECK_CASES = (
+    "tf2-bitflip-0",
+    "tf2-truncate-1",
+    "tf2-rename-2",
+    "keras3_archive-bitflip-0",
+    "keras3_archive-garble-3",
+    "saved_model-swap-0",
+    "keras2_model-garble-1",
+    "tf2_sharded-bitflip-0",
+)
 SAFE_FACTORY = str(SAMPLES / "models.py") + ":build_keras3"
 
 
@@ -109,8 +117,9 @@ def test_check_on_mutants(run_cli, tmp_path, case):
 
 def _run_process(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "ckptdiff", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "ckptdiff", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _assert_process_error(proc: subprocess.CompletedProcess, must_say: str) -> None:
@@ -120,7 +129,9 @@ def _assert_process_error(proc: subprocess.CompletedProcess, must_say: str) -> N
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("case", ["tf2-garble-0", "keras3_archive-truncate-0", "saved_model-bitflip-1", "keras2_model-zero-0"])
+@pytest.mark.parametrize(
+    "case", ["tf2-garble-0", "keras3_archive-truncate-0", "saved_model-bitflip-1", "keras2_model-zero-0"]
+)
 def test_real_process_on_mutants(tmp_path, case):
     mutant = next(m for m in MUTANTS if m.id == case)
     target, description = mutant.build(tmp_path)
@@ -154,8 +165,7 @@ def test_damaged_slice_is_refused_before_tensorflow_reads_it(tmp_path):
     import shutil
 
     from ckptdiff.formats import open_artifact
-    from ckptdiff.formats.tf_bundle import shard_path
-    from ckptdiff.formats.tf_bundle import read_bundle_index
+    from ckptdiff.formats.tf_bundle import read_bundle_index, shard_path
     from ckptdiff.storage import locate
 
     folder = tmp_path / "tf2_sharded"

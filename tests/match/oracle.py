@@ -23,9 +23,10 @@ import sys
 import warnings
 import zipfile
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,9 @@ def _s(name: str) -> str:
 
 SCOPE_MAP = {"another_scope/": "model_scope/"}
 PAIR_MAP = {
-    f"another_scope/{layer}/{w}": f"model_scope/{layer}/{w}" for layer in ("dense", "dense_1", "dense_2") for w in ("kernel", "bias")
+    f"another_scope/{layer}/{w}": f"model_scope/{layer}/{w}"
+    for layer in ("dense", "dense_1", "dense_2")
+    for w in ("kernel", "bias")
 }
 """The per-variable form of the rewrite: checkpoint key -> variable name."""
 
@@ -77,40 +80,122 @@ SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
         Scenario("scope_mistake", _s("scope_mistake/model.ckpt"), f"{SCENARIO_MODELS}:tf1_module", SAVER),
-        Scenario("scope_mistake.saver_rewrite", _s("scope_mistake/model.ckpt"), f"{SCENARIO_MODELS}:tf1_module",
-                 SAVER_REWRITE, SCOPE_MAP),
-        Scenario("scope_mistake.init_eager", _s("scope_mistake/model.ckpt"), f"{SCENARIO_MODELS}:tf1_module",
-                 INIT_FROM_CHECKPOINT_EAGER, SCOPE_MAP),
-        Scenario("scope_mistake.init_pairs", _s("scope_mistake/model.ckpt"), f"{SCENARIO_MODELS}:tf1_module",
-                 INIT_FROM_CHECKPOINT_PAIRS, PAIR_MAP),
-        Scenario("scope_mistake.init_graph", _s("scope_mistake/model.ckpt"), f"{SCENARIO_MODELS}:tf1_module",
-                 INIT_FROM_CHECKPOINT_GRAPH, SCOPE_MAP),
-        Scenario("renamed_layer.tf2", _s("renamed_layer/tf2/ckpt"), f"{SCENARIO_MODELS}:renamed_subclassed_mlp", CHECKPOINT_MODEL),
-        Scenario("renamed_layer.legacy_h5", _s("renamed_layer/legacy.h5"), f"{SCENARIO_MODELS}:renamed_tf_keras_mlp", TF_KERAS_LOAD),
-        Scenario("renamed_layer.legacy_h5.by_name", _s("renamed_layer/legacy.h5"), f"{SCENARIO_MODELS}:renamed_tf_keras_mlp",
-                 TF_KERAS_LOAD_BY_NAME),
-        Scenario("renamed_layer.weights_h5", _s("renamed_layer/model.weights.h5"), f"{SCENARIO_MODELS}:renamed_keras3_mlp", KERAS3_LOAD),
+        Scenario(
+            "scope_mistake.saver_rewrite",
+            _s("scope_mistake/model.ckpt"),
+            f"{SCENARIO_MODELS}:tf1_module",
+            SAVER_REWRITE,
+            SCOPE_MAP,
+        ),
+        Scenario(
+            "scope_mistake.init_eager",
+            _s("scope_mistake/model.ckpt"),
+            f"{SCENARIO_MODELS}:tf1_module",
+            INIT_FROM_CHECKPOINT_EAGER,
+            SCOPE_MAP,
+        ),
+        Scenario(
+            "scope_mistake.init_pairs",
+            _s("scope_mistake/model.ckpt"),
+            f"{SCENARIO_MODELS}:tf1_module",
+            INIT_FROM_CHECKPOINT_PAIRS,
+            PAIR_MAP,
+        ),
+        Scenario(
+            "scope_mistake.init_graph",
+            _s("scope_mistake/model.ckpt"),
+            f"{SCENARIO_MODELS}:tf1_module",
+            INIT_FROM_CHECKPOINT_GRAPH,
+            SCOPE_MAP,
+        ),
+        Scenario(
+            "renamed_layer.tf2",
+            _s("renamed_layer/tf2/ckpt"),
+            f"{SCENARIO_MODELS}:renamed_subclassed_mlp",
+            CHECKPOINT_MODEL,
+        ),
+        Scenario(
+            "renamed_layer.legacy_h5",
+            _s("renamed_layer/legacy.h5"),
+            f"{SCENARIO_MODELS}:renamed_tf_keras_mlp",
+            TF_KERAS_LOAD,
+        ),
+        Scenario(
+            "renamed_layer.legacy_h5.by_name",
+            _s("renamed_layer/legacy.h5"),
+            f"{SCENARIO_MODELS}:renamed_tf_keras_mlp",
+            TF_KERAS_LOAD_BY_NAME,
+        ),
+        Scenario(
+            "renamed_layer.weights_h5",
+            _s("renamed_layer/model.weights.h5"),
+            f"{SCENARIO_MODELS}:renamed_keras3_mlp",
+            KERAS3_LOAD,
+        ),
         Scenario("inserted_layer", _s("inserted_layer/ckpt"), f"{SCENARIO_MODELS}:inserted_abc", TF_KERAS_LOAD),
         Scenario("class_count.tf2", _s("class_count/tf2/ckpt"), f"{SCENARIO_MODELS}:five_class_mlp", CHECKPOINT_MODEL),
-        Scenario("class_count.weights_h5", _s("class_count/model.weights.h5"), f"{SCENARIO_MODELS}:five_class_mlp", KERAS3_LOAD),
+        Scenario(
+            "class_count.weights_h5",
+            _s("class_count/model.weights.h5"),
+            f"{SCENARIO_MODELS}:five_class_mlp",
+            KERAS3_LOAD,
+        ),
         Scenario("use_bias", _s("use_bias/ckpt"), f"{SCENARIO_MODELS}:bias_mlp", CHECKPOINT_MODEL),
-        Scenario("partial_optimizer", _s("partial_optimizer/ckpt"), f"{SCENARIO_MODELS}:tf_keras_checkpoint", CHECKPOINT_SELF),
-        Scenario("partial_optimizer.legacy", _s("partial_optimizer/legacy/ckpt"), f"{SCENARIO_MODELS}:tf_keras_legacy_checkpoint",
-                 CHECKPOINT_SELF),
-        Scenario("keras3_model_and_optimizer", "sample_checkpoints/tf2", f"{SCENARIO_MODELS}:keras3_checkpoint", CHECKPOINT_SELF),
+        Scenario(
+            "partial_optimizer", _s("partial_optimizer/ckpt"), f"{SCENARIO_MODELS}:tf_keras_checkpoint", CHECKPOINT_SELF
+        ),
+        Scenario(
+            "partial_optimizer.legacy",
+            _s("partial_optimizer/legacy/ckpt"),
+            f"{SCENARIO_MODELS}:tf_keras_legacy_checkpoint",
+            CHECKPOINT_SELF,
+        ),
+        Scenario(
+            "keras3_model_and_optimizer",
+            "sample_checkpoints/tf2",
+            f"{SCENARIO_MODELS}:keras3_checkpoint",
+            CHECKPOINT_SELF,
+        ),
         # The healthy corpus, each against its own model.
         Scenario("healthy.tf2", "sample_checkpoints/tf2", f"{MODELS}:build_keras3", CHECKPOINT_MODEL),
-        Scenario("healthy.tf2_sharded", "sample_checkpoints/tf2_sharded/ckpt", f"{MODELS}:build_keras3", CHECKPOINT_MODEL),
+        Scenario(
+            "healthy.tf2_sharded", "sample_checkpoints/tf2_sharded/ckpt", f"{MODELS}:build_keras3", CHECKPOINT_MODEL
+        ),
         Scenario("healthy.tf1", "sample_checkpoints/tf1/model.ckpt", f"{SCENARIO_MODELS}:tf1_module", SAVER),
         Scenario("healthy.tf1_v1", "sample_checkpoints/tf1_v1/model.ckpt", f"{SCENARIO_MODELS}:tf1_module", SAVER),
-        Scenario("healthy.keras2_model_h5", "sample_checkpoints/keras2/model.h5", f"{MODELS}:build_tf_keras", TF_KERAS_LOAD),
-        Scenario("healthy.keras2_weights_only", "sample_checkpoints/keras2/weights_only.h5", f"{MODELS}:build_tf_keras", TF_KERAS_LOAD),
-        Scenario("healthy.keras2_tf_weights", "sample_checkpoints/keras2/tf_weights/ckpt", f"{MODELS}:build_tf_keras", TF_KERAS_LOAD),
-        Scenario("healthy.keras3_weights_h5", "sample_checkpoints/keras3/model.weights.h5", f"{MODELS}:build_keras3", KERAS3_LOAD),
-        Scenario("healthy.keras3_archive", "sample_checkpoints/keras3/model.keras", f"{MODELS}:build_keras3", KERAS3_LOAD),
-        Scenario("healthy.keras3_legacy_h5", "sample_checkpoints/keras3/legacy.h5", f"{MODELS}:build_keras3", KERAS3_LOAD),
-        Scenario("healthy.keras3_rebuilt", "sample_checkpoints/keras3/model.weights.h5", "sample_checkpoints/keras3/model.keras",
-                 KERAS3_LOAD),
+        Scenario(
+            "healthy.keras2_model_h5", "sample_checkpoints/keras2/model.h5", f"{MODELS}:build_tf_keras", TF_KERAS_LOAD
+        ),
+        Scenario(
+            "healthy.keras2_weights_only",
+            "sample_checkpoints/keras2/weights_only.h5",
+            f"{MODELS}:build_tf_keras",
+            TF_KERAS_LOAD,
+        ),
+        Scenario(
+            "healthy.keras2_tf_weights",
+            "sample_checkpoints/keras2/tf_weights/ckpt",
+            f"{MODELS}:build_tf_keras",
+            TF_KERAS_LOAD,
+        ),
+        Scenario(
+            "healthy.keras3_weights_h5",
+            "sample_checkpoints/keras3/model.weights.h5",
+            f"{MODELS}:build_keras3",
+            KERAS3_LOAD,
+        ),
+        Scenario(
+            "healthy.keras3_archive", "sample_checkpoints/keras3/model.keras", f"{MODELS}:build_keras3", KERAS3_LOAD
+        ),
+        Scenario(
+            "healthy.keras3_legacy_h5", "sample_checkpoints/keras3/legacy.h5", f"{MODELS}:build_keras3", KERAS3_LOAD
+        ),
+        Scenario(
+            "healthy.keras3_rebuilt",
+            "sample_checkpoints/keras3/model.weights.h5",
+            "sample_checkpoints/keras3/model.keras",
+            KERAS3_LOAD,
+        ),
         Scenario("healthy.saved_model", "sample_checkpoints/saved_model", f"{MODELS}:build_keras3", CHECKPOINT_ROOT),
     )
 }
@@ -218,7 +303,9 @@ def labelled_variables(live: Any) -> list[tuple[str, Any]]:
     for child in tf.train.TrackableView(live).children(live).values():
         if _keras3_model(child):
             label_keras3(child)
-        elif type(child).__module__.startswith("keras") and isinstance(getattr(child, "variables", None), (list, tuple)):
+        elif type(child).__module__.startswith("keras") and isinstance(
+            getattr(child, "variables", None), (list, tuple)
+        ):
             for w in child.variables:
                 seen.setdefault(id(w), (f"optimizer/{w.name}", w))
     # Everything else: breadth-first over the checkpoint dependencies, labelled by var.name.
@@ -306,7 +393,7 @@ def _rewrite(name: str, assignment_map: dict[str, str]) -> str:
     """The checkpoint name a model variable is read from under a scope assignment map."""
     for ckpt_scope, model_scope in assignment_map.items():
         if name.startswith(model_scope):
-            return ckpt_scope + name[len(model_scope):]
+            return ckpt_scope + name[len(model_scope) :]
     return name
 
 
@@ -367,8 +454,13 @@ def _quiet() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def _outcomes(labelled: list[tuple[str, Any]], fresh: list[np.ndarray], sentinels: list[np.ndarray],
-              finals: list[np.ndarray], values: dict[str, np.ndarray]) -> tuple[VariableOutcome, ...]:
+def _outcomes(
+    labelled: list[tuple[str, Any]],
+    fresh: list[np.ndarray],
+    sentinels: list[np.ndarray],
+    finals: list[np.ndarray],
+    values: dict[str, np.ndarray],
+) -> tuple[VariableOutcome, ...]:
     out = []
     for (label, _), f, s, final in zip(labelled, fresh, sentinels, finals):
         sources = tuple(sorted(k for k, v in values.items() if v.shape == final.shape and np.array_equal(v, final)))
@@ -401,7 +493,7 @@ def restore(scenario: Scenario) -> RestoreOutcome:
     outcomes = _outcomes(labelled, fresh, sentinels, finals, values)
     n_slots = len(_legacy_slots(live))
     variables = outcomes[: len(outcomes) - n_slots] if n_slots else outcomes
-    slots = outcomes[len(outcomes) - n_slots:] if n_slots else ()
+    slots = outcomes[len(outcomes) - n_slots :] if n_slots else ()
     return RestoreOutcome(scenario, variables, error, message, slots)
 
 
@@ -419,9 +511,11 @@ def _restore_tf1_graph(scenario: Scenario) -> RestoreOutcome:
         for i, (name, value) in enumerate(template):
             scope, _, leaf = name.rpartition("/")
             with v1.variable_scope(scope):
-                variables.append(v1.get_variable(
-                    leaf, value.shape, tf.as_dtype(value.dtype),
-                    initializer=v1.constant_initializer(SENTINEL + i)))
+                variables.append(
+                    v1.get_variable(
+                        leaf, value.shape, tf.as_dtype(value.dtype), initializer=v1.constant_initializer(SENTINEL + i)
+                    )
+                )
         try:
             v1.train.init_from_checkpoint(path, scenario.assignment_map)
         except Exception as exc:

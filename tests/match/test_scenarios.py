@@ -61,20 +61,30 @@ def unexpected_model(doc: dict) -> set[str]:
     return {u["key"] for u in doc["unexpected"] if u["group"] == "model"}
 
 
-def summary(matched=0, missing=0, unexpected=0, shape_mismatch=0, dtype_mismatch=0, partial=0, fresh=0, nonfinite=0) -> dict[str, int]:
-    return dict(zip(SUMMARY_KEYS, (matched, missing, unexpected, shape_mismatch, dtype_mismatch, partial, fresh, nonfinite)))
+def summary(
+    matched=0, missing=0, unexpected=0, shape_mismatch=0, dtype_mismatch=0, partial=0, fresh=0, nonfinite=0
+) -> dict[str, int]:
+    return dict(
+        zip(SUMMARY_KEYS, (matched, missing, unexpected, shape_mismatch, dtype_mismatch, partial, fresh, nonfinite))
+    )
 
 
 def fresh_paths(doc: dict) -> set[str]:
     """Model variables whose restored value looks freshly initialised."""
-    return {v["path"] for v in doc["variables"] if v["group"] == "model" and (v["init"] or {}).get("verdict") == "fresh"}
+    return {
+        v["path"] for v in doc["variables"] if v["group"] == "model" and (v["init"] or {}).get("verdict") == "fresh"
+    }
 
 
 def layer_vars(*layers: str, names=("kernel", "bias")) -> list[str]:
     return [f"{layer}/{n}" for layer in layers for n in names]
 
 
-MLP = layer_vars("dense") + layer_vars("batch_normalization", names=("gamma", "beta", "moving_mean", "moving_variance")) + layer_vars("dense_1", "dense_2")
+MLP = (
+    layer_vars("dense")
+    + layer_vars("batch_normalization", names=("gamma", "beta", "moving_mean", "moving_variance"))
+    + layer_vars("dense_1", "dense_2")
+)
 TF1_VARS = [f"model_scope/{v}" for v in layer_vars("dense", "dense_1", "dense_2")]
 
 
@@ -92,7 +102,9 @@ def test_scope_mistake(run_cli):
     assert hint["kind"] == "rewrite"  # the leading scope differs: a scope rewrite
     assert hint["assignment_map"] == SCOPE_MAP
     assert hint["rename"] == {v.replace("model_scope/", "another_scope/"): v for v in TF1_VARS}
-    assert sorted(map(tuple, hint["pairs"])) == sorted((v, v.replace("model_scope/", "another_scope/")) for v in TF1_VARS)
+    assert sorted(map(tuple, hint["pairs"])) == sorted(
+        (v, v.replace("model_scope/", "another_scope/")) for v in TF1_VARS
+    )
     assert "NotFoundError" in doc["loader"]["outcome"]
 
 
@@ -100,7 +112,10 @@ def test_renamed_layer_tf2(run_cli):
     code, doc = check_json(run_cli, "renamed_layer.tf2")
     assert code == 1
     assert (doc["loader"]["name"], doc["loader"]["anchor"]) == ("object-graph", "model")
-    assert statuses(doc) == {**dict.fromkeys(layer_vars("dense", "dense_2"), MATCHED), **dict.fromkeys(layer_vars("classifier"), MISSING)}
+    assert statuses(doc) == {
+        **dict.fromkeys(layer_vars("dense", "dense_2"), MATCHED),
+        **dict.fromkeys(layer_vars("classifier"), MISSING),
+    }
     assert keys(doc)["dense/kernel"] == "model/dense/_kernel/.ATTRIBUTES/VARIABLE_VALUE"
     assert unexpected_model(doc) == {
         "model/dense_1/_kernel/.ATTRIBUTES/VARIABLE_VALUE",
@@ -185,7 +200,10 @@ def test_class_count(run_cli, name):
 def test_use_bias(run_cli):
     code, doc = check_json(run_cli, "use_bias")
     assert code == 1
-    assert statuses(doc) == {**dict.fromkeys(layer_vars("dense", "dense_2") + ["dense_1/kernel"], MATCHED), "dense_1/bias": MISSING}
+    assert statuses(doc) == {
+        **dict.fromkeys(layer_vars("dense", "dense_2") + ["dense_1/kernel"], MATCHED),
+        "dense_1/bias": MISSING,
+    }
     assert doc["summary"] == summary(matched=5, missing=1, unexpected=13, partial=1)
     assert doc["partial"] == [
         {
@@ -212,7 +230,9 @@ def test_partial_optimizer(run_cli):
     slots = {}
     for moment in ("m", "v"):
         slots.update({f"{moment}/dense/kernel": SHAPE, f"{moment}/dense/bias": MISSING})
-        slots.update(dict.fromkeys([f"{moment}/batch_normalization/gamma", f"{moment}/batch_normalization/beta"], SHAPE))
+        slots.update(
+            dict.fromkeys([f"{moment}/batch_normalization/gamma", f"{moment}/batch_normalization/beta"], SHAPE)
+        )
         slots.update(dict.fromkeys([f"{moment}/{p}" for p in layer_vars("dense_1")], SHAPE))
         slots.update(dict.fromkeys([f"{moment}/{p}" for p in layer_vars("dense_2")], MISSING))
     assert statuses(doc) == {**model, **slots}
@@ -298,10 +318,22 @@ def test_keras3_legacy_h5_as_model_spec(run_cli):
 
 # =========================================================================== agreement with the real loader
 AGREEMENT = [
-    "scope_mistake", "renamed_layer.tf2", "renamed_layer.legacy_h5", "renamed_layer.weights_h5", "inserted_layer",
-    "class_count.tf2", "class_count.weights_h5", "use_bias", "partial_optimizer", "partial_optimizer.legacy",
-    "keras3_model_and_optimizer", *HEALTHY, "healthy.saved_model",
+    "scope_mistake",
+    "renamed_layer.tf2",
+    "renamed_layer.legacy_h5",
+    "renamed_layer.weights_h5",
+    "inserted_layer",
+    "class_count.tf2",
+    "class_count.weights_h5",
+    "use_bias",
+    "partial_optimizer",
+    "partial_optimizer.legacy",
+    "keras3_model_and_optimizer",
+    *HEALTHY,
+    "healthy.saved_model",
 ]
+
+
 @pytest.mark.parametrize("name", AGREEMENT)
 def test_agrees_with_real_loader(run_cli, oracle, name):
     """matched -> the real loader restored it from that very key; anything else -> it kept its value."""
@@ -311,10 +343,16 @@ def test_agrees_with_real_loader(run_cli, oracle, name):
     for v in doc["variables"]:
         outcome = real.lookup(v["path"], v["shape"])
         if v["status"] in (MATCHED, "dtype_mismatch"):
-            assert outcome.restored, f"{v['path']}: ckptdiff says {v['status']} from {v['key']}, the real loader did not restore it"
-            assert v["key"] in outcome.sources, f"{v['path']}: restored from {outcome.sources}, ckptdiff says {v['key']}"
+            assert outcome.restored, (
+                f"{v['path']}: ckptdiff says {v['status']} from {v['key']}, the real loader did not restore it"
+            )
+            assert v["key"] in outcome.sources, (
+                f"{v['path']}: restored from {outcome.sources}, ckptdiff says {v['key']}"
+            )
         else:
-            assert not outcome.changed, f"{v['path']}: ckptdiff says {v['status']}, the real loader restored {outcome.sources}"
+            assert not outcome.changed, (
+                f"{v['path']}: ckptdiff says {v['status']}, the real loader restored {outcome.sources}"
+            )
 
 
 # Where the real loader raises, and before assigning what.
@@ -360,7 +398,10 @@ def test_scope_hint_map_restores_with_saver_and_tf1_init_from_checkpoint(run_cli
         assert oracle[name].error is None
         assert oracle[name].restored_paths() == set(TF1_VARS), name
         for v in doc["hints"][0]["pairs"]:
-            assert v[1] in oracle[name].lookup(v[0], next(x["shape"] for x in doc["variables"] if x["path"] == v[0])).sources
+            assert (
+                v[1]
+                in oracle[name].lookup(v[0], next(x["shape"] for x in doc["variables"] if x["path"] == v[0])).sources
+            )
 
 
 def test_scope_hint_scope_map_needs_get_variable_and_the_rename_map_restores_tf_variables(run_cli, oracle):
@@ -392,14 +433,19 @@ def test_table_renamed_layer_legacy_h5(run_cli):
     assert result.exit_code == 0
     assert "h5-name: missing" in result.stdout
     assert "load_weights(by_name=True) would treat 2 variable(s) differently" in result.stdout
-    assert result.stdout.rstrip().endswith("summary: matched 6, missing 0, unexpected 0, shape_mismatch 0, dtype_mismatch 0, partial 0, fresh 0, nonfinite 0 -> OK")
+    assert result.stdout.rstrip().endswith(
+        "summary: matched 6, missing 0, unexpected 0, shape_mismatch 0, dtype_mismatch 0, partial 0, fresh 0, nonfinite 0 -> OK"
+    )
 
 
 def test_table_use_bias(run_cli):
     result = check(run_cli, "use_bias", "table")
     assert result.exit_code == 1
     assert "dense_1: 1 of 2 variables restored; dense_1/bias keep fresh values" in result.stdout
-    assert "summary: matched 5, missing 1, unexpected 13, shape_mismatch 0, dtype_mismatch 0, partial 1, fresh 0, nonfinite 0 -> FAIL" in result.stdout
+    assert (
+        "summary: matched 5, missing 1, unexpected 13, shape_mismatch 0, dtype_mismatch 0, partial 1, fresh 0, nonfinite 0 -> FAIL"
+        in result.stdout
+    )
 
 
 @pytest.mark.parametrize("name", ["inserted_layer", "use_bias", "healthy.tf2"])
@@ -420,13 +466,22 @@ def test_junit_one_testcase_per_variable(run_cli, name):
 def test_renamed_layer_legacy_h5_by_name_loader_names_the_layer(run_cli, oracle):
     """--loader h5-name: the renamed layer is missing (as the real by_name load leaves it) and the hint names both layers."""
     result = run_cli(
-        "check", "sample_checkpoints/scenarios/renamed_layer/legacy.h5",
-        "--model", "sample_checkpoints/scenario_models.py:renamed_tf_keras_mlp", "--loader", "h5-name", "--format", "json",
+        "check",
+        "sample_checkpoints/scenarios/renamed_layer/legacy.h5",
+        "--model",
+        "sample_checkpoints/scenario_models.py:renamed_tf_keras_mlp",
+        "--loader",
+        "h5-name",
+        "--format",
+        "json",
     )
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert doc["loader"]["name"] == "h5-name"
-    assert statuses(doc) == {**dict.fromkeys(layer_vars("dense", "dense_2"), MATCHED), **dict.fromkeys(layer_vars("classifier"), MISSING)}
+    assert statuses(doc) == {
+        **dict.fromkeys(layer_vars("dense", "dense_2"), MATCHED),
+        **dict.fromkeys(layer_vars("classifier"), MISSING),
+    }
     real = oracle["renamed_layer.legacy_h5.by_name"]
     assert {p for p, s in statuses(doc).items() if s == MATCHED} == real.restored_paths()
     [hint] = doc["hints"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import zipfile
 
-from ckptdiff.formats.keras_config import find_code_in_config
 from ckptdiff.formats.keras_archive import check_zip_members
+from ckptdiff.formats.keras_config import find_code_in_config
 
 
 def _kinds(config) -> list[tuple[str, str, str]]:
@@ -17,7 +17,11 @@ def test_keras_own_classes_are_clean():
     config = {
         "module": "keras",
         "class_name": "Sequential",
-        "config": {"layers": [{"module": "keras.layers", "class_name": "Dense", "config": {"name": "d"}, "registered_name": None}]},
+        "config": {
+            "layers": [
+                {"module": "keras.layers", "class_name": "Dense", "config": {"name": "d"}, "registered_name": None}
+            ]
+        },
         "registered_name": None,
     }
     assert _kinds(config) == []
@@ -30,25 +34,33 @@ def test_module_prefix_is_matched_by_package_not_by_string():
 
 def test_keras3_serialised_lambda_is_one_finding():
     code = base64.b64encode(b"\xe3" * 40).decode()
-    config = {"class_name": "Lambda", "config": {"name": "l", "function": {"class_name": "__lambda__", "config": {"code": code}}}}
+    config = {
+        "class_name": "Lambda",
+        "config": {"name": "l", "function": {"class_name": "__lambda__", "config": {"code": code}}},
+    }
     dangers = find_code_in_config(config)
     assert [(d.kind, d.location) for d in dangers] == [("lambda", "<root>")]
     assert "40 bytes" in dangers[0].detail
 
 
 def test_keras2_named_function_lambda_names_its_module():
-    config = {"class_name": "Lambda", "config": {"name": "l", "function": "evil_fn", "function_type": "raw", "module": "evil_pkg"}}
+    config = {
+        "class_name": "Lambda",
+        "config": {"name": "l", "function": "evil_fn", "function_type": "raw", "module": "evil_pkg"},
+    }
     dangers = find_code_in_config(config)
     assert [(d.kind, d.location) for d in dangers] == [("lambda", "<root>")]
     assert "'evil_fn' of module 'evil_pkg'" in dangers[0].detail
 
 
 def test_raw_op_wrappers_and_custom_objects():
-    config = {"layers": [
-        {"class_name": "TFOpLambda", "config": {"name": "tf.math.add", "function": "math.add"}},
-        {"class_name": "MyLayer", "registered_name": "my_pkg>MyLayer", "config": {}},
-        {"class_name": "my_pkg>Other", "config": {}},
-    ]}
+    config = {
+        "layers": [
+            {"class_name": "TFOpLambda", "config": {"name": "tf.math.add", "function": "math.add"}},
+            {"class_name": "MyLayer", "registered_name": "my_pkg>MyLayer", "config": {}},
+            {"class_name": "my_pkg>Other", "config": {}},
+        ]
+    }
     assert _kinds(config) == [
         ("medium", "raw-op", "layers[0]"),
         ("medium", "custom-object", "layers[1]"),
@@ -61,7 +73,9 @@ def test_tf_keras_registered_optimizers_are_not_custom_objects():
 
 
 def test_dangerous_builtins():
-    assert _kinds({"module": "builtins", "class_name": "function", "config": "eval"}) == [("high", "foreign-module", "<root>")]
+    assert _kinds({"module": "builtins", "class_name": "function", "config": "eval"}) == [
+        ("high", "foreign-module", "<root>")
+    ]
     assert _kinds({"module": "builtins", "class_name": "function", "config": "relu"}) == []
 
 

@@ -57,12 +57,14 @@ def test_foreign_module_and_builtin_exec(run_cli):
 def test_zip_tricks(run_cli):
     result = run_cli("scan", str(_hostile("zip_tricks.keras")), "--format", "json")
     assert result.exit_code == 1
-    assert sorted(_kinds_and_locations(result)) == sorted([
-        ("high", "path-traversal", "../escape.txt"),
-        ("high", "path-traversal", "/abs/evil.txt"),
-        ("high", "zip-bomb", "bomb.bin"),
-        ("medium", "extra-member", "payload.py"),
-    ])
+    assert sorted(_kinds_and_locations(result)) == sorted(
+        [
+            ("high", "path-traversal", "../escape.txt"),
+            ("high", "path-traversal", "/abs/evil.txt"),
+            ("high", "zip-bomb", "bomb.bin"),
+            ("medium", "extra-member", "payload.py"),
+        ]
+    )
 
 
 def test_saved_model_ops_reachable_from_signature_and_restored_functions(run_cli):

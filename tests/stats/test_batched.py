@@ -18,7 +18,9 @@ def _entry(key: str, values: np.ndarray) -> TensorEntry:
 
 def _entries() -> list[TensorEntry]:
     rng = np.random.default_rng(3)
-    out = [_entry(f"v{i}", (rng.standard_normal(rng.integers(1, 300)) * 0.1 + i).astype(np.float32)) for i in range(200)]
+    out = [
+        _entry(f"v{i}", (rng.standard_normal(rng.integers(1, 300)) * 0.1 + i).astype(np.float32)) for i in range(200)
+    ]
     out.append(_entry("zeros", np.zeros(64, np.float32)))
     out.append(_entry("const", np.full((3, 4), 2.5, np.float64)))
     with_nan = np.arange(10, dtype=np.float32)

@@ -244,7 +244,9 @@ def test_parse_initializer_understands_keras_and_tf1_names():
     assert (vs.kind, vs.scale) == ("normal", pytest.approx(math.sqrt(2 / 32)))
     tf1_uniform = {"class_name": "RandomUniform", "config": {"minval": 0, "maxval": None}}
     assert parse_initializer(tf1_uniform, shape)[0].name == "random_uniform(0,1)"
-    assert parse_initializer({"class_name": "RandomUniform", "config": {}}, shape)[0].name == "random_uniform(-0.05,0.05)"
+    assert (
+        parse_initializer({"class_name": "RandomUniform", "config": {}}, shape)[0].name == "random_uniform(-0.05,0.05)"
+    )
     assert parse_initializer({"class_name": "MyCustomInit", "config": {}}, shape) is None
 
 
@@ -297,7 +299,7 @@ def test_real_keras_initializers_are_recognised(tf, module):
 
 @pytest.mark.requires_tf
 def test_fans_match_keras(tf):
-    keras = pytest.importorskip("keras")
+    pytest.importorskip("keras")
     from keras.src.initializers.random_initializers import compute_fans as keras_fans
 
     for shape in [(), (7,), (5, 9), (3, 3, 16, 32), (1, 1, 8, 4), (3, 5, 7, 2, 4), (64, 4, 16)]:
