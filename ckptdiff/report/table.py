@@ -5,9 +5,9 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from ckptdiff.integrity import IntegrityReport
-from ckptdiff.stats.fresh import Verdict
 from ckptdiff.report.formatting import human_bytes, number, shape_text
 from ckptdiff.report.interface import ArtifactInfo, CheckReport, DiffReport, InspectReport, TensorRow, selected_by_only
+from ckptdiff.stats.fresh import Verdict
 
 
 def render_artifact_header(info: ArtifactInfo) -> list[str]:
