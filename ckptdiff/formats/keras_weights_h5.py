@@ -11,21 +11,16 @@ import os
 import h5py
 
 from ckptdiff.artifact import Artifact, Format
-from ckptdiff.errors import (
-    CkptdiffError,
-    CorruptArtifact,
-)
+from ckptdiff.errors import CkptdiffError, CorruptArtifact, UnreadableArtifact
 from ckptdiff.formats.hdf5 import (
     H5_ERRORS,
     is_hdf5,
     one_line,
     open_hdf5_readonly,
 )
-from ckptdiff.formats.interface import ArtifactKind, Detection
+from ckptdiff.formats.interface import Detection
 from ckptdiff.formats.keras3_layout import KERAS3_ROOT_GROUPS, VARS_GROUP, read_keras3_layout
-from ckptdiff.formats.keras_h5 import LAYER_NAMES_ATTR, MODEL_WEIGHTS_GROUP
-from ckptdiff.integrity import IntegrityReport
-from ckptdiff.scan.interface import ScanResult
+from ckptdiff.formats.keras_h5 import LAYER_NAMES_ATTR, MODEL_WEIGHTS_GROUP, KerasH5Kind
 from ckptdiff.storage import Location, as_location
 
 
@@ -94,8 +89,12 @@ def read_keras_weights_h5(path: Location | str | os.PathLike[str], display: str)
     )
 
 
-class KerasWeightsH5Kind(ArtifactKind):
-    """Keras 3 `.weights.h5` files (HDF5 without the legacy markers, with Keras 3 containers)."""
+class KerasWeightsH5Kind(KerasH5Kind):
+    """Keras 3 `.weights.h5` files (HDF5 without the legacy markers, with Keras 3 containers).
+
+    Verified and scanned as every Keras HDF5 file is (KerasH5Kind): datasets read in full, and any
+    config attribute someone added to the weights scanned.
+    """
 
     name = "keras-weights-h5"
     scanner_name = "keras-h5"
@@ -106,27 +105,14 @@ class KerasWeightsH5Kind(ArtifactKind):
             return Detection(self, location)
         return None
 
+    def refuse(self, location: Location) -> UnreadableArtifact | None:
+        return None
+
     def open(self, location: Location, display: str) -> Artifact:
         return read_keras_weights_h5(location, display)
 
     def loader(self, artifact: Artifact) -> str:
         return "keras3"
-
-    def verify(self, artifact: Artifact) -> IntegrityReport:
-        from ckptdiff.formats.keras_h5 import verify_h5_datasets
-
-        return verify_h5_datasets(artifact)
-
-    def scan(self, location: Location, display: str) -> ScanResult:
-        """A weights file holds nothing that runs, unless someone added a config attribute to it."""
-        from ckptdiff.formats.keras_h5 import scan_h5_configs
-
-        findings, scanned = scan_h5_configs(location, display)
-        if scanned:
-            return ScanResult(Format.KERAS_H5, tuple(findings), tuple(scanned))
-        with self.open(location, display):
-            pass
-        return ScanResult(Format.KERAS_WEIGHTS_H5, (), ("HDF5 root attributes: no model_config (weights only)",))
 
 
 KIND = KerasWeightsH5Kind()
