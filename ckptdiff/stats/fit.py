@@ -17,7 +17,7 @@ from ckptdiff.stats.initializers import (
     normal_sf,
     orthogonal_family,
 )
-from ckptdiff.stats.moments import TensorStats
+from ckptdiff.stats.moments import FiniteStats
 from ckptdiff.stats.sampling import draw_full_lines, draw_submatrix, draw_values
 from ckptdiff.stats.spectral import (
     MIN_LINE_LENGTH,
@@ -78,7 +78,7 @@ class TensorValues:
     """A tensor, its streaming statistics, and the samples read from it on demand (each read at most once)."""
 
     entry: TensorEntry
-    stats: TensorStats
+    stats: FiniteStats
     seed: int = 0
     _sample: np.ndarray | None = None
     _matrix: np.ndarray | None = None
@@ -266,6 +266,6 @@ def describe_fit(family: InitFamily, name: str, checks: list[FitCheck], values: 
     fans = f" for fans {family.fans[0]}/{family.fans[1]}" if family.fans else ""
     parts = [f"std {_fmt(s.std)} is {_fmt(s.std / family.std)}x {name}'s{fans}"]
     if family.upper is not None:
-        parts.append(f"all within {_fmt(family.lower)}..{_fmt(family.upper)}")
+        parts.append(f"all within {_fmt(family.lower or 0.0)}..{_fmt(family.upper)}")
     parts += [by_kind[k] for k in ("shape", "spectrum") if k in by_kind]
     return ", ".join(parts)

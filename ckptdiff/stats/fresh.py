@@ -146,6 +146,7 @@ def assess_init(
             MATCH_NONFINITE, f"{stats.nan_count} NaN and {stats.inf_count} infinite values among {stats.count}"
         )
     configured = parse_initializer(initializer, entry.shape) if initializer is not None else None
+    stats = stats.finite()  # every value is finite from here on
     if fresh is not None and _equals_fresh(entry, fresh):
         match = configured[0].name if configured else MATCH_LIVE_VALUE
         return InitVerdict(VERDICT_FRESH, match, SCORE_EXACT, "equals the model's own freshly initialised value")

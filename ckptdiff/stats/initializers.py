@@ -414,6 +414,7 @@ def parse_initializer(initializer: dict[str, Any] | str, shape: tuple[int, ...])
         One family, or one per plausible fan split (3-D kernels without EinsumDense axes);
         None when the initializer is not one this module knows.
     """
+    config: dict[str, Any]
     if isinstance(initializer, str):
         class_name, config = initializer, {}
     else:
@@ -428,7 +429,7 @@ def parse_initializer(initializer: dict[str, Any] | str, shape: tuple[int, ...])
         return [InitFamily("ones", KIND_CONSTANT, 1.0)]
     if key == "constant":
         value = _cfg(config, "value", 0.0)
-        if not np.isscalar(value):
+        if not isinstance(value, (int, float, np.integer, np.floating)):
             return None
         return [constant_family(float(value))]
     if key == "identity":

@@ -33,6 +33,24 @@ class TensorStats:
         """True when any value is NaN or infinite."""
         return self.nan_count > 0 or self.inf_count > 0
 
+    def finite(self) -> FiniteStats:
+        """These statistics with every moment defined (ValueError for an empty or all-NaN tensor)."""
+        if self.mean is None or self.std is None or self.min is None or self.max is None:
+            raise ValueError("moments are undefined: no finite values")
+        return FiniteStats(
+            self.count, self.mean, self.std, self.min, self.max, self.zero_fraction, self.nan_count, self.inf_count
+        )
+
+
+@dataclass(frozen=True)
+class FiniteStats(TensorStats):
+    """Statistics of a tensor with at least one finite value: every moment is a number."""
+
+    mean: float
+    std: float
+    min: float
+    max: float
+
 
 _SCRATCH = threading.local()
 

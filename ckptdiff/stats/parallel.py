@@ -7,10 +7,13 @@ merged (Chan's combination is associative), so one huge embedding does not leave
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
 
 from ckptdiff.artifact import TensorEntry
 from ckptdiff.stats.batched import batchable, batched_stats
@@ -37,6 +40,16 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _accumulate_range(
+    iter_range: Callable[[int, int], Iterator[np.ndarray]], start: int, stop: int, dtype: str
+) -> _Accumulator:
+    return accumulate(iter_range(start, stop), dtype)
+
+
+def _accumulate_entry(entry: TensorEntry) -> _Accumulator:
+    return accumulate(entry.iter_chunks(), entry.dtype)
+
+
 def _tasks(entries: Sequence[TensorEntry]) -> list[tuple[int, Callable[[], _Accumulator]]]:
     tasks: list[tuple[int, Callable[[], _Accumulator]]] = []
     for i, entry in enumerate(entries):
@@ -47,9 +60,9 @@ def _tasks(entries: Sequence[TensorEntry]) -> list[tuple[int, Callable[[], _Accu
         if iter_range is not None and entry.size > SEGMENT_ELEMENTS:
             for start in range(0, entry.size, SEGMENT_ELEMENTS):
                 stop = min(start + SEGMENT_ELEMENTS, entry.size)
-                tasks.append((i, lambda r=iter_range, a=start, b=stop, d=entry.dtype: accumulate(r(a, b), d)))
+                tasks.append((i, functools.partial(_accumulate_range, iter_range, start, stop, entry.dtype)))
         else:
-            tasks.append((i, lambda e=entry: accumulate(e.iter_chunks(), e.dtype)))
+            tasks.append((i, functools.partial(_accumulate_entry, entry)))
     # Largest work first, so the last task to finish is a small one.
     tasks.sort(key=lambda t: -min(entries[t[0]].size, SEGMENT_ELEMENTS))
     return tasks
