@@ -281,13 +281,13 @@ def _path_kind(children_by_name: list[dict[str, int]], path: str, optimizers: fr
     node_id = 0
     for part in parts:
         if node_id in optimizers:
-            return Group.MODEL if part == TRAINABLE_VARIABLES else "optimizer"
+            return Group.MODEL if part == TRAINABLE_VARIABLES else Group.OPTIMIZER
         if part == OPTIMIZER_SLOT:
             return Group.OPTIMIZER
         node_id = children_by_name[node_id].get(part, -1)
         if node_id < 0:
             return "unknown"
-    return Group.OPTIMIZER if node_id in optimizers else "model"
+    return Group.OPTIMIZER if node_id in optimizers else Group.MODEL
 
 
 __all__ = [

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ckptdiff.artifact import Group
 from ckptdiff.errors import BadModelSpec
 from ckptdiff.live.model import (
     KIND_CHECKPOINT,
@@ -343,7 +344,7 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
                 var,
                 table.owner.get(id(var)),
                 kind,
-                "optimizer" if i in optimizer_side and i not in model_side else "model",
+                Group.OPTIMIZER if i in optimizer_side and i not in model_side else Group.MODEL,
             )
             for i, var in enumerate(table.objects)
         ],

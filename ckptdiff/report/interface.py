@@ -238,7 +238,7 @@ def selected_by_only(status: str, only: str) -> bool:
     if only == "removed":
         return status == "only_in_a"
     if only == "changed":
-        return status in ("changed", "shape_changed", "dtype_changed")
+        return status in (DiffStatus.CHANGED, DiffStatus.SHAPE_CHANGED, DiffStatus.DTYPE_CHANGED)
     return status == only
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from ckptdiff.artifact import Group
 from ckptdiff.integrity import IntegrityReport
+from ckptdiff.match.interface import Status
 from ckptdiff.report.formatting import human_bytes, number, shape_text
 from ckptdiff.report.interface import ArtifactInfo, CheckReport, DiffReport, InspectReport, TensorRow, selected_by_only
 from ckptdiff.stats.fresh import Verdict
@@ -89,7 +91,7 @@ def render_inspect_table(report: InspectReport) -> str:
     return "\n".join(lines) + "\n" + render_integrity_table(report.integrity)
 
 
-_STATUS_ORDER = {"shape_mismatch": 0, "dtype_mismatch": 1, "missing": 2, "matched": 3}
+_STATUS_ORDER: dict[str, int] = {Status.SHAPE_MISMATCH: 0, Status.DTYPE_MISMATCH: 1, Status.MISSING: 2, Status.MATCHED: 3}
 
 
 def render_check_table(report: CheckReport) -> str:
@@ -135,7 +137,7 @@ def render_check_table(report: CheckReport) -> str:
                 disable_numparse=True,
             )
         )
-    for group in ("optimizer", "bookkeeping"):
+    for group in (Group.OPTIMIZER, Group.BOOKKEEPING):
         members = [u for u in report.unexpected if u.group == group]
         if members:
             lines.append(
