@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ckptdiff.artifact import Artifact, Group, TensorEntry
-from ckptdiff.errors import CkptdiffError
+from ckptdiff.errors import BadOption, CkptdiffError
 from ckptdiff.live.model import LiveModel
 from ckptdiff.match import EMULATORS
 from ckptdiff.match import hints as hint_search
@@ -39,8 +39,28 @@ from ckptdiff.stats.parallel import assess_all, compute_all_stats
 LOADER_AUTO = "auto"
 FRESH = "fresh"
 NONFINITE = "nonfinite"
-DEFAULT_FAIL_ON = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL)
+DEFAULT_FAIL_ON = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, NONFINITE, FRESH)
+"""What always makes check fail unless `--allow`ed: a variable not restored, a NaN/Inf weight, and a
+restored model weight that still looks freshly initialised (the symptom this tool exists for)."""
 FAIL_ON_CHOICES = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, UNEXPECTED, FRESH, NONFINITE)
+
+
+def effective_fail_on(fail_on: tuple[str, ...] = (), allow: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The statuses that fail a check: the defaults plus `fail_on`, minus `allow` (allow wins).
+
+    Returns:
+        The set in FAIL_ON_CHOICES order.
+
+    Raises:
+        BadOption: a name that is not a status.
+    """
+    unknown = [s for s in (*fail_on, *allow) if s not in FAIL_ON_CHOICES]
+    if unknown:
+        raise BadOption(f"unknown status {', '.join(unknown)}: expected one of {', '.join(FAIL_ON_CHOICES)}")
+    chosen = set(DEFAULT_FAIL_ON) | set(fail_on)
+    return tuple(s for s in FAIL_ON_CHOICES if s in chosen and s not in allow)
+
+
 SUMMARY_KEYS = (MATCHED, MISSING, UNEXPECTED, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, FRESH, NONFINITE)
 
 

@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING
 import click
 
 from ckptdiff import __version__
-from ckptdiff.errors import CkptdiffError, ExitCode, one_line
+from ckptdiff.errors import BadOption, CkptdiffError, ExitCode, one_line
 
 if TYPE_CHECKING:
     from ckptdiff.artifact import Artifact
     from ckptdiff.report.progress import ProgressBar
 
 FORMAT_CHOICES_INSPECT = ("table", "json")
+FAIL_ON_CHOICES = ("missing", "shape_mismatch", "dtype_mismatch", "partial", "unexpected", "fresh", "nonfinite")
+"""ckptdiff.check.FAIL_ON_CHOICES, spelled here so that `--help` needs no numpy (a test checks they agree)."""
 GROUP_NAMES = ("model", "optimizer", "bookkeeping")
 """ckptdiff.artifact.Group's values, spelled here so that `--help` needs no numpy (a test checks they agree)."""
 
@@ -44,6 +46,42 @@ def format_option(choices: tuple[str, ...]) -> Callable:
         show_default=True,
         help="Output for people (table) or machines.",
     )
+
+
+def output_option(func: Callable) -> Callable:
+    """The shared --output flag: write the report to FILE instead of standard output."""
+    return click.option(
+        "--output",
+        "-o",
+        "output_path",
+        metavar="FILE",
+        type=click.Path(dir_okay=False, writable=True),
+        help="Write the report to FILE instead of standard output (any --format).",
+    )(func)
+
+
+def _flat(groups: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """Repeated comma-separated values, in order: (("a", "b"), ("c",)) -> ("a", "b", "c")."""
+    return tuple(item for group in groups for item in group)
+
+
+def emit(text: str, output_path: str | None, *, protect: tuple[str, ...] = ()) -> None:
+    """Write a rendered report to --output FILE, or to standard output.
+
+    Args:
+        protect: the artifact paths of the command: --output never overwrites one of them.
+    """
+    if output_path is None:
+        click.echo(text, nl=False)
+        return
+    target = os.path.realpath(output_path)
+    if any(os.path.exists(p) and os.path.realpath(p) == target for p in protect):
+        raise BadOption(f"--output {output_path} is the artifact itself: choose another file")
+    try:
+        with open(output_path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise BadOption(f"--output {output_path}: cannot write ({exc.strerror})") from None
 
 
 def quiet_option(func: Callable) -> Callable:
@@ -105,6 +143,7 @@ def cli() -> None:
     help="Which tensors to list.",
 )
 @verify_option
+@output_option
 @quiet_option
 def inspect(
     artifact: str,
@@ -114,6 +153,7 @@ def inspect(
     no_init: bool,
     group: str,
     verify: bool,
+    output_path: str | None,
     quiet: bool,
 ) -> None:
     """List the tensors of ARTIFACT with shape, dtype, group, size and statistics.
@@ -144,17 +184,17 @@ def inspect(
     if output_format == "json":
         from ckptdiff.report.json import render_inspect_json
 
-        click.echo(render_inspect_json(report), nl=False)
+        emit(render_inspect_json(report), output_path, protect=(artifact,))
     else:
         from ckptdiff.report.table import render_inspect_table
 
-        click.echo(render_inspect_table(report), nl=False)
+        emit(render_inspect_table(report), output_path, protect=(artifact,))
     if any(not r.ok for r in report.integrity):
         raise SystemExit(ExitCode.FINDINGS)
 
 
 class CommaList(click.ParamType):
-    """A comma-separated list of choices (`--fail-on missing,partial`)."""
+    """A comma-separated list of choices (`--fail-on missing,partial`); with multiple=True, repeatable."""
 
     name = "list"
 
@@ -190,10 +230,19 @@ class CommaList(click.ParamType):
 @format_option(("table", "json", "junit"))
 @click.option(
     "--fail-on",
-    type=CommaList(("missing", "shape_mismatch", "dtype_mismatch", "partial", "unexpected", "fresh", "nonfinite")),
-    default="missing,shape_mismatch,dtype_mismatch,partial",
-    show_default=True,
-    help="Statuses that make the exit status 1.",
+    multiple=True,
+    type=CommaList(FAIL_ON_CHOICES),
+    metavar="STATUS[,STATUS]",
+    help="Also fail on these (repeatable, comma-separated); adds to the defaults: "
+    "missing, shape_mismatch, dtype_mismatch, partial, nonfinite, fresh. Also: unexpected.",
+)
+@click.option(
+    "--allow",
+    multiple=True,
+    type=CommaList(FAIL_ON_CHOICES),
+    metavar="STATUS[,STATUS]",
+    help="Do not fail on these (repeatable, comma-separated): removes them from the defaults and --fail-on "
+    "(--allow fresh for an intentionally new head).",
 )
 @click.option(
     "--ignore",
@@ -202,15 +251,18 @@ class CommaList(click.ParamType):
     help="Leave out variables or entries whose path or key matches (repeatable).",
 )
 @verify_option
+@output_option
 @quiet_option
 def check(
     artifact: str,
     model_spec: str,
     loader: str,
     output_format: str,
-    fail_on: tuple[str, ...],
+    fail_on: tuple[tuple[str, ...], ...],
+    allow: tuple[tuple[str, ...], ...],
     ignore: tuple[str, ...],
     verify: bool,
+    output_path: str | None,
     quiet: bool,
 ) -> None:
     """Report what restoring ARTIFACT into the model --model SPEC would do, variable by variable.
@@ -224,8 +276,10 @@ def check(
         ckptdiff check sample_checkpoints/scenarios/scope_mistake/model.ckpt \\
             --model sample_checkpoints/scenario_models.py:tf1_module
     """
-    from ckptdiff.check import check_restore
+    from ckptdiff.check import check_restore, effective_fail_on
     from ckptdiff.formats import open_artifact, verify_artifact
+
+    failing = effective_fail_on(_flat(fail_on), _flat(allow))
     from ckptdiff.live.spec import load_live_model
 
     with open_artifact(artifact) as art:
@@ -233,22 +287,22 @@ def check(
         live = load_live_model(model_spec)
         bar = _progress_bar(art, "check", quiet, output_format)
         try:
-            report = check_restore(art, live, loader=loader, fail_on=fail_on, ignore=ignore, progress=bar)
+            report = check_restore(art, live, loader=loader, fail_on=failing, ignore=ignore, progress=bar)
         finally:
             bar.close()
         report = replace(report, integrity=integrity)
     if output_format == "json":
         from ckptdiff.report.json import render_check_json
 
-        click.echo(render_check_json(report), nl=False)
+        emit(render_check_json(report), output_path, protect=(artifact,))
     elif output_format == "junit":
         from ckptdiff.report.junit import render_check_junit
 
-        click.echo(render_check_junit(report), nl=False)
+        emit(render_check_junit(report), output_path, protect=(artifact,))
     else:
         from ckptdiff.report.table import render_check_table
 
-        click.echo(render_check_table(report), nl=False)
+        emit(render_check_table(report), output_path, protect=(artifact,))
     if not report.ok or any(not r.ok for r in report.integrity):
         raise SystemExit(ExitCode.FINDINGS)
 
@@ -275,6 +329,7 @@ def check(
 )
 @format_option(FORMAT_CHOICES_INSPECT)
 @verify_option
+@output_option
 @quiet_option
 def diff(
     artifact_a: str,
@@ -285,6 +340,7 @@ def diff(
     only: str,
     output_format: str,
     verify: bool,
+    output_path: str | None,
     quiet: bool,
 ) -> None:
     """Compare the tensors of two artifacts, of the same or of different formats.
@@ -301,7 +357,7 @@ def diff(
     from ckptdiff.formats import open_artifact, verify_artifact
 
     if atol < 0 or rtol < 0:
-        raise click.BadParameter("tolerances must be >= 0")
+        raise BadOption(f"--atol {atol} --rtol {rtol}: tolerances must be >= 0")
     with open_artifact(artifact_a) as a, open_artifact(artifact_b) as b:
         live = None
         if model_spec:
@@ -318,11 +374,11 @@ def diff(
     if output_format == "json":
         from ckptdiff.report.json import render_diff_json
 
-        click.echo(render_diff_json(report, only), nl=False)
+        emit(render_diff_json(report, only), output_path, protect=(artifact_a, artifact_b))
     else:
         from ckptdiff.report.table import render_diff_table
 
-        click.echo(render_diff_table(report, only), nl=False)
+        emit(render_diff_table(report, only), output_path, protect=(artifact_a, artifact_b))
     if not report.identical or any(not r.ok for r in report.integrity):
         raise SystemExit(ExitCode.FINDINGS)
 
@@ -330,7 +386,8 @@ def diff(
 @cli.command()
 @click.argument("artifact")
 @format_option(FORMAT_CHOICES_INSPECT)
-def scan(artifact: str, output_format: str) -> None:
+@output_option
+def scan(artifact: str, output_format: str, output_path: str | None) -> None:
     """Report what loading ARTIFACT would execute, import, write or read, without executing anything.
 
     Keras configs (legacy H5 model_config/training_config, .keras config.json): Lambda layers,
@@ -348,7 +405,7 @@ def scan(artifact: str, output_format: str) -> None:
 
     report = scan_artifact(artifact)
     render = render_scan_json if output_format == "json" else render_scan_table
-    click.echo(render(report), nl=False)
+    emit(render(report), output_path, protect=(artifact,))
     if not report.clean:
         raise SystemExit(ExitCode.FINDINGS)
 
@@ -361,7 +418,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("ckptdiff: aborted", err=True)
         sys.exit(ExitCode.ERROR)
     except click.ClickException as exc:
-        exc.show()
+        command = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "ckptdiff"
+        click.echo(f"ckptdiff: error: {one_line(exc.format_message())} (see '{command} --help')", err=True)
         sys.exit(ExitCode.ERROR)
     except CkptdiffError as exc:
         click.echo(f"ckptdiff: error: {one_line(str(exc))}", err=True)

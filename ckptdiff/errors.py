@@ -66,6 +66,10 @@ class BadModelSpec(CkptdiffError):
     """The `--model` SPEC cannot be resolved into a live model."""
 
 
+class BadOption(CkptdiffError):
+    """An option value the command cannot use."""
+
+
 class UnsafeArtifact(CkptdiffError):
     """Rebuilding or reading the artifact would require executing code from it."""
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ckptdiff.report.interface import CheckReport
+from ckptdiff.artifact import Group
+from ckptdiff.report.interface import CheckReport, VariableFinding
+from ckptdiff.stats.fresh import Verdict
+
+FRESH = "fresh"
+NONFINITE = "nonfinite"
 
 
 def render_check_junit(report: CheckReport) -> str:
@@ -22,14 +27,21 @@ def render_check_junit(report: CheckReport) -> str:
         errors="0",
         skipped="0",
     )
-    ET.SubElement(ET.SubElement(suite, "properties"), "property", name="loader", value=report.loader)
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="loader", value=report.loader)
+    ET.SubElement(properties, "property", name="outcome", value=report.outcome)
+    ET.SubElement(properties, "property", name="fail_on", value=",".join(report.fail_on))
+    for h in report.hints:
+        ET.SubElement(properties, "property", name=f"hint.{h.kind}", value=h.message)
     tests = failures = 0
     for v in report.variables:
         case = ET.SubElement(suite, "testcase", classname=f"restore.{report.loader}", name=v.path)
         tests += 1
-        if v.status in report.fail_on:
+        reasons = variable_failures(v, report.fail_on)
+        if reasons:
             failures += 1
-            failure = ET.SubElement(case, "failure", type=v.status, message=f"{v.status}: {v.key or 'no entry'}")
+            kind, message = reasons[0]
+            failure = ET.SubElement(case, "failure", type=kind, message="; ".join(m for _, m in reasons))
             failure.text = v.detail
         else:
             ET.SubElement(case, "system-out").text = f"{v.status}: {v.key or '-'} ({v.detail})"
@@ -61,6 +73,7 @@ def render_check_junit(report: CheckReport) -> str:
             case = ET.SubElement(suite, "testcase", classname="integrity", name=integrity.path)
             tests += 1
             ET.SubElement(case, "system-out").text = f"{integrity.method}: {integrity.checked} checked, no damage"
+    _add_hints_and_notes(suite, report)
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
     suite.set("skipped", str(sum(1 for c in suite.iter("skipped"))))
@@ -68,3 +81,24 @@ def render_check_junit(report: CheckReport) -> str:
     root.append(suite)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def variable_failures(v: VariableFinding, fail_on: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Every reason one variable fails the check, as (type, message): its status, a fresh-looking or
+    a non-finite restored value, whichever of them --fail-on holds."""
+    reasons = []
+    if v.status in fail_on:
+        reasons.append((str(v.status), f"{v.status}: {v.key or 'no entry'}"))
+    if FRESH in fail_on and v.group == Group.MODEL and v.init is not None and v.init.verdict == Verdict.FRESH:
+        reasons.append((FRESH, f"fresh: {v.key} still looks freshly initialised ({v.init.evidence})"))
+    if NONFINITE in fail_on and v.nonfinite:
+        reasons.append((NONFINITE, f"nonfinite: {v.key} holds NaN or Inf values"))
+    return reasons
+
+
+def _add_hints_and_notes(suite: ET.Element, report: CheckReport) -> None:
+    """Hints and notes are no test of their own: the suite's system-out carries them for people."""
+    lines = [f"outcome: {report.outcome}"]
+    lines += [f"note: {n}" for n in (*report.model.notes, *report.notes)]
+    lines += [f"hint: {h.message}" for h in report.hints]
+    ET.SubElement(suite, "system-out").text = "\n".join(lines)

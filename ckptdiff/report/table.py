@@ -91,7 +91,12 @@ def render_inspect_table(report: InspectReport) -> str:
     return "\n".join(lines) + "\n" + render_integrity_table(report.integrity)
 
 
-_STATUS_ORDER: dict[str, int] = {Status.SHAPE_MISMATCH: 0, Status.DTYPE_MISMATCH: 1, Status.MISSING: 2, Status.MATCHED: 3}
+_STATUS_ORDER: dict[str, int] = {
+    Status.SHAPE_MISMATCH: 0,
+    Status.DTYPE_MISMATCH: 1,
+    Status.MISSING: 2,
+    Status.MATCHED: 3,
+}
 
 
 def render_check_table(report: CheckReport) -> str:
@@ -154,7 +159,7 @@ def render_check_table(report: CheckReport) -> str:
                 lines.append(f"    rename = {h.rename!r}  # checkpoint key -> variable name")
     lines.append("")
     counts = ", ".join(f"{k} {v}" for k, v in report.summary.items())
-    verdict = "OK" if report.ok else f"FAIL (fail-on: {','.join(report.fail_on)})"
+    verdict = ("OK" if report.ok else "FAIL") + f" (fail-on: {','.join(report.fail_on)})"
     lines.append(f"summary: {counts} -> {verdict}")
     return "\n".join(lines) + "\n" + render_integrity_table(report.integrity)
 

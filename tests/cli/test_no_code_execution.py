@@ -101,7 +101,9 @@ def test_check_rebuilds_a_clean_architecture_from_an_archive_with_extra_members(
     path = _artifact("zip_tricks.keras")
     result = run_cli("check", str(path), "--model", str(path))
     _assert_contract(result)
-    assert result.exit_code == 0, result.stdout + result.stderr
+    # The tiny model was saved untrained: its zero biases look fresh, the only finding.
+    assert result.exit_code == 1 and "fresh 2" in result.stdout, result.stdout + result.stderr
+    assert run_cli("check", str(path), "--model", str(path), "--allow", "fresh").exit_code == 0
 
 
 def test_real_process_never_executes(tmp_path):

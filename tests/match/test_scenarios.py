@@ -434,7 +434,8 @@ def test_table_renamed_layer_legacy_h5(run_cli):
     assert "h5-name: missing" in result.stdout
     assert "load_weights(by_name=True) would treat 2 variable(s) differently" in result.stdout
     assert result.stdout.rstrip().endswith(
-        "summary: matched 6, missing 0, unexpected 0, shape_mismatch 0, dtype_mismatch 0, partial 0, fresh 0, nonfinite 0 -> OK"
+        "summary: matched 6, missing 0, unexpected 0, shape_mismatch 0, dtype_mismatch 0, partial 0, fresh 0, nonfinite 0 "
+        "-> OK (fail-on: missing,shape_mismatch,dtype_mismatch,partial,fresh,nonfinite)"
     )
 
 

@@ -212,7 +212,9 @@ def variables_by_path(doc: dict) -> dict[str, dict]:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_check_verdicts(run_cli, scenario):
     code, doc = cli_json(run_cli, "check", artifact(scenario), "--model", LIVE)
-    assert code == 0  # every variable matched; fresh and nonfinite are not in the default --fail-on
+    # every variable matched; fresh and nonfinite values fail by default
+    assert code == (1 if UNTOUCHED[scenario] or scenario == "nan" else 0)
+    assert cli(run_cli, "check", artifact(scenario), "--model", LIVE, "--allow", "fresh,nonfinite").exit_code == 0
     variables = variables_by_path(doc)
     assert {p: v["status"] for p, v in variables.items()} == dict.fromkeys(VARIABLES, "matched")
     assert {p: v["key"] for p, v in variables.items()} == KEY
@@ -227,18 +229,29 @@ def test_check_verdicts(run_cli, scenario):
 
 
 @pytest.mark.requires_tf
-def test_check_rebinding_fail_on_fresh(run_cli):
-    assert cli(run_cli, "check", artifact("rebinding"), "--model", LIVE, "--fail-on", "fresh").exit_code == 1
-    table = cli(run_cli, "check", artifact("rebinding"), "--model", LIVE).stdout
-    [row] = [line for line in table.splitlines() if line.startswith("dense_1/kernel ")]
+def test_check_rebinding_fails_on_fresh_by_default(run_cli):
+    result = cli(run_cli, "check", artifact("rebinding"), "--model", LIVE)
+    assert result.exit_code == 1
+    [row] = [line for line in result.stdout.splitlines() if line.startswith("dense_1/kernel ")]
     assert row.rstrip().endswith("fresh (glorot_uniform)")
-    assert "fresh 1, nonfinite 0 -> OK" in table
+    assert "fresh 1, nonfinite 0 -> FAIL (fail-on: missing,shape_mismatch,dtype_mismatch,partial,fresh,nonfinite)" in (
+        result.stdout
+    )
+    allowed = cli(run_cli, "check", artifact("rebinding"), "--model", LIVE, "--allow", "fresh")
+    assert allowed.exit_code == 0
+    assert "fresh 1, nonfinite 0 -> OK (fail-on: missing,shape_mismatch,dtype_mismatch,partial,nonfinite)" in (
+        allowed.stdout
+    )
 
 
 @pytest.mark.requires_tf
-def test_check_nan_fail_on_nonfinite(run_cli):
-    assert cli(run_cli, "check", artifact("nan"), "--model", LIVE, "--fail-on", "nonfinite").exit_code == 1
-    assert cli(run_cli, "check", artifact("rebinding"), "--model", LIVE, "--fail-on", "nonfinite").exit_code == 0
+def test_check_nan_fails_on_nonfinite_by_default(run_cli):
+    assert cli(run_cli, "check", artifact("nan"), "--model", LIVE, "--allow", "fresh").exit_code == 1
+    assert (
+        cli(run_cli, "check", artifact("nan"), "--model", LIVE, "--allow", "fresh", "--allow", "nonfinite").exit_code
+        == 0
+    )
+    assert cli(run_cli, "check", artifact("rebinding"), "--model", LIVE, "--allow", "fresh").exit_code == 0
 
 
 @pytest.mark.requires_tf
@@ -248,7 +261,7 @@ def test_check_other_seed_is_not_equality(run_cli):
     kernel = variables_by_path(doc)["dense_1/kernel"]["init"]
     assert kernel["verdict"] == FRESH and kernel["match"] == "glorot_uniform"
     assert kernel["evidence"] != EQUALS_FRESH and kernel["score"] < 1.0
-    assert doc["summary"]["fresh"] == 1 and code == 0
+    assert doc["summary"]["fresh"] == 1 and code == 1
 
 
 @pytest.mark.requires_tf
@@ -258,7 +271,7 @@ def test_check_against_the_saving_checkpoint_object(run_cli):
     variables = variables_by_path(doc)
     assert {p: v["init"]["verdict"] for p, v in variables.items()} == expected_table("rebinding", live=True)
     assert variables["dense_1/kernel"]["init"]["evidence"] == EQUALS_FRESH
-    assert doc["summary"]["fresh"] == 1 and code == 0
+    assert doc["summary"]["fresh"] == 1 and code == 1
 
 
 # The oracle: TensorFlow's reader against a fresh build ---------------------------------------------------
