@@ -12,8 +12,8 @@ import numpy as np
 
 from ckptdiff.artifact import Artifact, Group, TensorEntry
 from ckptdiff.live.model import LiveModel
-from ckptdiff.match.align import align_entries, align_through_model
-from ckptdiff.report.interface import DiffReport, DiffStatus, LayerChange, TensorDiff, describe_artifact
+from ckptdiff.match.align import ALIGN_MODEL, align_entries, align_through_model
+from ckptdiff.report.interface import DiffOutcome, DiffReport, DiffStatus, LayerChange, TensorDiff, describe_artifact
 from ckptdiff.stats.moments import is_numeric_dtype
 from ckptdiff.stats.parallel import assess_all, compute_all_stats
 
@@ -247,6 +247,10 @@ def diff_artifacts(
     summary: dict[str, int] = {s: 0 for s in DIFF_STATUSES}
     for r in results:
         summary[r.status] += 1
+    tried = (ALIGN_MODEL,) if live is not None else ALIGNMENTS_TRIED
+    outcome, why = _outcome(results, summary, tried, live is not None)
+    if why:
+        notes = (*notes, why)
     return DiffReport(
         a=describe_artifact(a),
         b=describe_artifact(b),
@@ -257,4 +261,41 @@ def diff_artifacts(
         summary=summary,
         alignment=alignment,
         notes=notes,
+        outcome=outcome,
+        alignments_tried=tried,
     )
+
+
+ALIGNMENTS_TRIED = (
+    "object path",
+    "key",
+    "object path one level deeper or shallower",
+    "layer name and weight position",
+)
+"""What align_entries tries, in order (see ckptdiff.match.align)."""
+MOSTLY = 0.5
+
+
+def _outcome(
+    results: list[TensorDiff], summary: dict[str, int], tried: tuple[str, ...], through_model: bool
+) -> tuple[DiffOutcome, str]:
+    """The diff's conclusion, and the note that explains any outcome but identical/different."""
+    paired = [r for r in results if r.status not in (ONLY_IN_A, ONLY_IN_B)]
+    advice = "" if through_model else "; pass --model SPEC to align both through the live model they restore into"
+    if not paired:
+        return DiffOutcome.NOTHING_COMPARED, (
+            f"nothing compared: no entry of A pairs with an entry of B (tried: {', '.join(tried)}){advice}"
+        )
+    if any(summary[s] for s in (CHANGED, SHAPE_CHANGED, DTYPE_CHANGED)):
+        return DiffOutcome.DIFFERENT, ""
+    model_paired = sum(1 for r in paired if r.group == Group.MODEL)
+    only_a = sum(1 for r in results if r.status == ONLY_IN_A and r.group == Group.MODEL)
+    only_b = sum(1 for r in results if r.status == ONLY_IN_B and r.group == Group.MODEL)
+    worst = max(only_a / max(only_a + model_paired, 1), only_b / max(only_b + model_paired, 1))
+    if worst > MOSTLY:
+        return DiffOutcome.MOSTLY_UNALIGNED, (
+            f"mostly unaligned: {only_a} model entries of A and {only_b} of B have no counterpart, against "
+            f"{model_paired} aligned; the pairs compared are all the same, but they do not cover the artifacts "
+            f"(tried: {', '.join(tried)}){advice}"
+        )
+    return DiffOutcome.IDENTICAL, ""

@@ -179,6 +179,19 @@ class CheckReport:
 DIFF_SCHEMA = "ckptdiff.diff/1"
 
 
+class DiffOutcome(enum.StrEnum):
+    """What a diff concluded as a whole; only `identical` exits 0."""
+
+    IDENTICAL = "identical"
+    """Every aligned pair is the same within tolerance, and the pairs cover the artifacts."""
+    DIFFERENT = "different"
+    """At least one aligned pair differs."""
+    NOTHING_COMPARED = "nothing-compared"
+    """No entry of A could be paired with an entry of B (or neither stores a tensor)."""
+    MOSTLY_UNALIGNED = "mostly-unaligned"
+    """Every aligned pair is the same, but most model entries of one side have no counterpart."""
+
+
 class DiffStatus(enum.StrEnum):
     """What diff found for an aligned pair or an unpaired entry."""
 
@@ -256,13 +269,13 @@ class DiffReport:
     alignment: dict[str, int]
     """How many pairs each scheme aligned."""
     notes: tuple[str, ...] = ()
+    outcome: DiffOutcome = DiffOutcome.IDENTICAL
+    alignments_tried: tuple[str, ...] = ()
+    """The alignment schemes diff tried, in order."""
     integrity: tuple[IntegrityReport, ...] = ()
     """What `--verify` found: one report (inspect, check) or two (diff: A, then B); empty without it."""
 
     @property
     def identical(self) -> bool:
-        """True when every paired tensor is the same."""
-        return all(
-            self.summary.get(s, 0) == 0
-            for s in (DiffStatus.CHANGED, DiffStatus.SHAPE_CHANGED, DiffStatus.DTYPE_CHANGED)
-        )
+        """True only when tensors were compared, cover the artifacts, and every pair is the same."""
+        return self.outcome == DiffOutcome.IDENTICAL

@@ -233,6 +233,8 @@ def render_diff_json(report: DiffReport, only: str = "all") -> str:
         "tolerance": {"atol": report.atol, "rtol": report.rtol},
         "summary": dict(report.summary),
         "identical": report.identical,
+        "outcome": report.outcome,
+        "alignments_tried": list(report.alignments_tried),
         "alignment": dict(report.alignment),
         "notes": list(report.notes),
         "layers": [

@@ -223,7 +223,7 @@ def render_diff_table(report: DiffReport, only: str = "all") -> str:
     aligned = ", ".join(f"{k} {v}" for k, v in report.alignment.items()) or "nothing"
     lines.append(f"aligned: {aligned}")
     counts = ", ".join(f"{k} {v}" for k, v in report.summary.items())
-    lines.append(f"summary: {counts} -> {'IDENTICAL' if report.identical else 'DIFFERENT'}")
+    lines.append(f"summary: {counts} -> {report.outcome.upper().replace('-', ' ')}")
     return "\n".join(lines) + "\n" + render_integrity_table(report.integrity)
 
 
