@@ -60,6 +60,18 @@ def output_option(func: Callable) -> Callable:
     )(func)
 
 
+def show_factory_output(live: object, quiet: bool) -> None:
+    """What the model factory printed, on stderr (never in the report on stdout)."""
+    printed = getattr(live, "printed", "")
+    if printed and not quiet:
+        lines = printed.rstrip("\n").splitlines()
+        click.echo(
+            f"ckptdiff: the --model factory printed {len(lines)} line(s), shown here, not in the report:", err=True
+        )
+        for line in lines:
+            click.echo(f"  | {line}", err=True)
+
+
 def _flat(groups: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
     """Repeated comma-separated values, in order: (("a", "b"), ("c",)) -> ("a", "b", "c")."""
     return tuple(item for group in groups for item in group)
@@ -285,6 +297,7 @@ def check(
     with open_artifact(artifact) as art:
         integrity = (verify_artifact(art),) if verify else ()
         live = load_live_model(model_spec)
+        show_factory_output(live, quiet)
         bar = _progress_bar(art, "check", quiet, output_format)
         try:
             report = check_restore(art, live, loader=loader, fail_on=failing, ignore=ignore, progress=bar)
@@ -364,6 +377,7 @@ def diff(
             from ckptdiff.live.spec import load_live_model
 
             live = load_live_model(model_spec)
+            show_factory_output(live, quiet)
         bar = _progress_bar(a, "diff", quiet, output_format)
         try:
             report = diff_artifacts(a, b, atol=atol, rtol=rtol, progress=bar, live=live)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,6 +36,29 @@ def import_tensorflow() -> Any:
         except ImportError as exc:
             raise MissingDependency(f"this needs TensorFlow ({exc}); pip install 'tensorflow>=2.16'") from None
     return tf
+
+
+@contextlib.contextmanager
+def stdout_captured() -> Iterator[io.StringIO]:
+    """Capture everything written to standard output, by Python code and by native code (fd 1).
+
+    Yields:
+        A buffer that holds the captured text once the block has ended.
+    """
+    buffer = io.StringIO()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as native:
+        try:
+            os.dup2(native.fileno(), 1)
+            with contextlib.redirect_stdout(buffer):
+                yield buffer
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+            native.seek(0)
+            buffer.write(native.read().decode("utf-8", errors="replace"))
 
 
 @contextlib.contextmanager

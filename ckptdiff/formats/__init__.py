@@ -12,6 +12,7 @@ from dataclasses import replace
 from ckptdiff.artifact import Artifact, Format
 from ckptdiff.errors import ArtifactNotFound, UnknownArtifactKind
 from ckptdiff.formats import keras_archive, keras_h5, keras_weights_h5, saved_model, tf_bundle, tf_v1
+from ckptdiff.formats.checkpoint_paths import numbered_checkpoints
 from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.integrity import IntegrityReport
 from ckptdiff.storage import Location, locate
@@ -51,7 +52,7 @@ def _not_recognised(location: Location) -> Exception:
             f"{display}: directory holds no saved_model.pb, no 'checkpoint' state file and no *.index"
         )
     if not location.is_file():
-        return ArtifactNotFound(f"{display}: no such file, directory or checkpoint prefix")
+        return ArtifactNotFound(f"{display}: no such file, directory or checkpoint prefix{_suggestion(location)}")
     for kind in KINDS:
         refusal = kind.refuse(location)
         if refusal is not None:
@@ -61,6 +62,15 @@ def _not_recognised(location: Location) -> Exception:
     return UnknownArtifactKind(
         f"{display}: not a checkpoint, SavedModel, H5 or .keras file (first bytes {location.read_range(0, 8)!r})"
     )
+
+
+def _suggestion(location: Location) -> str:
+    """`; did you mean ckpt-5, the latest (also ckpt-4, ckpt-3)?` for a prefix that is missing its number."""
+    numbered = numbered_checkpoints(location)
+    if not numbered:
+        return ""
+    others = f" (also {', '.join(n.name for n in numbered[1:4])}{', ...' if len(numbered) > 4 else ''})"
+    return f"; did you mean {numbered[0].name}, the latest{others if len(numbered) > 1 else ''}?"
 
 
 def open_artifact(path: str | os.PathLike[str] | Location) -> Artifact:

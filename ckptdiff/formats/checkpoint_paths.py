@@ -15,6 +15,7 @@ V1_SHARD = re.compile(r"^.+-\d{5}-of-\d{5}$")
 V1_SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
 V1_SHARD_GLOB = "-?????-of-?????"
 INDEX_SUFFIX = ".index"
+META_SUFFIX = ".meta"
 STATE_FILE = "checkpoint"
 """The CheckpointManager / Saver state file naming the latest checkpoint."""
 _STATE_LINE = re.compile(r'^model_checkpoint_path:\s*"(?P<path>(?:[^"\\]|\\.)*)"\s*$', re.M)
@@ -49,6 +50,10 @@ def resolve_checkpoint(location: Location) -> CheckpointTarget | None:
         m = DATA_SHARD.match(location.name)
         if m:
             return CheckpointTarget(location.sibling(m.group("prefix")), v2=True)
+        if location.name == STATE_FILE:
+            return _resolve_state_file(location)
+        if location.name.endswith(META_SUFFIX):
+            return _resolve_meta_graph(location)
         return None
     if location.with_suffix(INDEX_SUFFIX).is_file():
         return CheckpointTarget(location, v2=True)
@@ -75,6 +80,32 @@ def _resolve_directory(directory: Location) -> CheckpointTarget | None:
             f"'checkpoint' state file; pass one prefix"
         )
     return None
+
+
+def _resolve_meta_graph(meta: Location) -> CheckpointTarget | None:
+    """A TF1 `.meta` graph names no variables: read the checkpoint written beside it, with a note."""
+    prefix = meta.sibling(meta.name[: -len(META_SUFFIX)])
+    note = f"{meta.name} is the graph of a TF1 checkpoint; read its variables, {prefix.name}"
+    if prefix.with_suffix(INDEX_SUFFIX).is_file():
+        return CheckpointTarget(prefix, v2=True, note=note)
+    if prefix.is_file() or has_v1_shards(prefix):
+        return CheckpointTarget(prefix, v2=False, note=note)
+    raise UnreadableArtifact(
+        f"{meta}: a TF1 meta graph holds no variable values, and no checkpoint {prefix.name} lies beside it; "
+        "pass the checkpoint prefix"
+    )
+
+
+def numbered_checkpoints(prefix: Location) -> list[Location]:
+    """`prefix-N` checkpoints beside a prefix that does not exist, newest (highest N) first."""
+    if not prefix.parent.is_dir():
+        return []
+    found = []
+    for index in prefix.parent.glob(prefix.name + "-*" + INDEX_SUFFIX):
+        number = index.name[len(prefix.name) + 1 : -len(INDEX_SUFFIX)]
+        if number.isdigit():
+            found.append((int(number), index.sibling(index.name[: -len(INDEX_SUFFIX)])))
+    return [loc for _, loc in sorted(found, key=lambda f: -f[0])]
 
 
 def _resolve_state_file(state: Location) -> CheckpointTarget:

@@ -136,6 +136,20 @@ def _asset_findings(directory: Location) -> list[Finding]:
     return findings
 
 
+def _is_saved_model_dir(location: Location) -> bool:
+    return location.child(SAVED_MODEL_PB).is_file() or location.child(SAVED_MODEL_PBTXT).is_file()
+
+
+def serving_version(base: Location) -> Location | None:
+    """The highest numbered version subdirectory holding a SavedModel (TF Serving's default policy), if any."""
+    versions = [
+        (int(child.name), child)
+        for child in base.iterdir()
+        if child.name.isdigit() and child.is_dir() and _is_saved_model_dir(child)
+    ]
+    return max(versions, key=lambda v: v[0])[1] if versions else None
+
+
 class SavedModelKind(ArtifactKind):
     """SavedModel directories (TF1 and TF2, Keras SavedModels included)."""
 
@@ -143,10 +157,16 @@ class SavedModelKind(ArtifactKind):
     formats = (Format.SAVED_MODEL,)
 
     def detect(self, location: Location) -> Detection | None:
-        if location.is_dir() and (
-            location.child(SAVED_MODEL_PB).is_file() or location.child(SAVED_MODEL_PBTXT).is_file()
-        ):
+        if location.is_dir() and _is_saved_model_dir(location):
             return Detection(self, location)
+        if location.is_file() and location.name in (SAVED_MODEL_PB, SAVED_MODEL_PBTXT):
+            note = f"read the SavedModel {location.parent} that {location.name} belongs to"
+            return Detection(self, location.parent, (note,))
+        if location.is_dir():
+            version = serving_version(location)
+            if version is not None:
+                note = f"TF Serving base directory: read its highest version, {version.name}, as TF Serving serves it"
+                return Detection(self, version, (note,))
         return None
 
     def open(self, location: Location, display: str) -> Artifact:

@@ -77,3 +77,6 @@ class LiveModel:
     """For Keras 3 models: each container path the Keras 3 saver writes and the variables it
     stores there, in store index order (`("layers/dense", (0, 1))`)."""
     notes: tuple[str, ...] = ()
+    printed: str = ""
+    """What the factory wrote to standard output while it ran (`model.summary()`): kept out of the
+    report so that JSON and JUnit on stdout stay parseable; the CLI shows it on stderr."""

@@ -15,6 +15,7 @@ import json
 import sys
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ckptdiff.errors import BadModelSpec, UnsafeArtifact
 from ckptdiff.formats.keras_config import find_code_in_config
 from ckptdiff.live.describe import describe_live_model
 from ckptdiff.live.model import LiveModel
-from ckptdiff.tf_import import import_tensorflow, native_stderr_silenced
+from ckptdiff.tf_import import import_tensorflow, native_stderr_silenced, stdout_captured
 
 
 def load_live_model(spec: str) -> LiveModel:
@@ -38,12 +39,13 @@ def load_live_model(spec: str) -> LiveModel:
         BadModelSpec: the SPEC cannot be resolved, the factory fails or returns something else.
         UnsafeArtifact: the stored architecture needs code to rebuild.
     """
-    with native_stderr_silenced():
+    with native_stderr_silenced(), stdout_captured() as printed:
         if spec.endswith((".keras", ".h5", ".hdf5")) and ":" not in Path(spec).name:
             obj, notes = _rebuild_from_artifact(Path(spec))
         else:
             obj, notes = _call_factory(spec)
-        return describe_live_model(obj, spec, notes)
+        live = describe_live_model(obj, spec, notes)
+    return replace(live, printed=printed.getvalue())
 
 
 def _call_factory(spec: str) -> tuple[Any, tuple[str, ...]]:
@@ -54,12 +56,32 @@ def _call_factory(spec: str) -> tuple[Any, tuple[str, ...]]:
     module = _import_target(target, spec)
     factory = getattr(module, attr, None)
     if not callable(factory):
-        raise BadModelSpec(f"--model {spec!r}: {target} has no callable {attr!r}")
+        raise BadModelSpec(f"--model {spec!r}: {target} has no callable {attr!r}{_callables_hint(module, attr)}")
     try:
         obj = factory()
     except Exception as exc:
         raise BadModelSpec(f"--model {spec!r}: the factory raised {type(exc).__name__}: {exc}") from None
     return _build_if_needed(obj, spec)
+
+
+def _callables_hint(module: Any, wanted: str) -> str:
+    """`; it defines: a, b, ...` with the names closest to the wanted one first."""
+    import difflib
+    import inspect
+
+    own = [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and getattr(value, "__module__", None) == module.__name__
+    ]
+    if not own:
+        return "; it defines no function or class of its own"
+    close = difflib.get_close_matches(wanted, own, n=len(own), cutoff=0.4)
+    ordered = close + sorted(n for n in own if n not in close)
+    shown = ", ".join(ordered[:8]) + (", ..." if len(ordered) > 8 else "")
+    return f"; it defines: {shown}"
 
 
 def _import_target(target: str, spec: str) -> Any:
