@@ -96,6 +96,23 @@ def emit(text: str, output_path: str | None, *, protect: tuple[str, ...] = ()) -
         raise BadOption(f"--output {output_path}: cannot write ({exc.strerror})") from None
 
 
+def wide_option(func: Callable) -> Callable:
+    """The shared --wide flag: tables show keys in full instead of fitting the terminal."""
+    return click.option(
+        "--wide", is_flag=True, help="Show long keys in full (tables fit the terminal width otherwise)."
+    )(func)
+
+
+def table_width(wide: bool) -> int | None:
+    """The width tables fit: the terminal's ($COLUMNS wins) when stdout is one; none with --wide or when
+    piped or redirected (logs and files keep every key on one line)."""
+    if wide or not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
 def quiet_option(func: Callable) -> Callable:
     """The shared --quiet flag (no progress, no notes on stderr)."""
     return click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")(func)
@@ -156,6 +173,7 @@ def cli() -> None:
 )
 @verify_option
 @output_option
+@wide_option
 @quiet_option
 def inspect(
     artifact: str,
@@ -166,6 +184,7 @@ def inspect(
     group: str,
     verify: bool,
     output_path: str | None,
+    wide: bool,
     quiet: bool,
 ) -> None:
     """List the tensors of ARTIFACT with shape, dtype, group, size and statistics.
@@ -200,7 +219,7 @@ def inspect(
     else:
         from ckptdiff.report.table import render_inspect_table
 
-        emit(render_inspect_table(report), output_path, protect=(artifact,))
+        emit(render_inspect_table(report, table_width(wide)), output_path, protect=(artifact,))
     if any(not r.ok for r in report.integrity):
         raise SystemExit(ExitCode.FINDINGS)
 
@@ -264,6 +283,7 @@ class CommaList(click.ParamType):
 )
 @verify_option
 @output_option
+@wide_option
 @quiet_option
 def check(
     artifact: str,
@@ -275,6 +295,7 @@ def check(
     ignore: tuple[str, ...],
     verify: bool,
     output_path: str | None,
+    wide: bool,
     quiet: bool,
 ) -> None:
     """Report what restoring ARTIFACT into the model --model SPEC would do, variable by variable.
@@ -315,7 +336,7 @@ def check(
     else:
         from ckptdiff.report.table import render_check_table
 
-        emit(render_check_table(report), output_path, protect=(artifact,))
+        emit(render_check_table(report, table_width(wide)), output_path, protect=(artifact,))
     if not report.ok or any(not r.ok for r in report.integrity):
         raise SystemExit(ExitCode.FINDINGS)
 
@@ -343,6 +364,7 @@ def check(
 @format_option(FORMAT_CHOICES_INSPECT)
 @verify_option
 @output_option
+@wide_option
 @quiet_option
 def diff(
     artifact_a: str,
@@ -354,6 +376,7 @@ def diff(
     output_format: str,
     verify: bool,
     output_path: str | None,
+    wide: bool,
     quiet: bool,
 ) -> None:
     """Compare the tensors of two artifacts, of the same or of different formats.
@@ -392,7 +415,7 @@ def diff(
     else:
         from ckptdiff.report.table import render_diff_table
 
-        emit(render_diff_table(report, only), output_path, protect=(artifact_a, artifact_b))
+        emit(render_diff_table(report, only, table_width(wide)), output_path, protect=(artifact_a, artifact_b))
     if not report.identical or any(not r.ok for r in report.integrity):
         raise SystemExit(ExitCode.FINDINGS)
 

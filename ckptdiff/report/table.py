@@ -7,9 +7,10 @@ from tabulate import tabulate
 from ckptdiff.artifact import Group
 from ckptdiff.integrity import IntegrityReport
 from ckptdiff.match.interface import Status
+from ckptdiff.report.fit import fit_rows
 from ckptdiff.report.formatting import human_bytes, number, shape_text
 from ckptdiff.report.interface import ArtifactInfo, CheckReport, DiffReport, InspectReport, TensorRow, selected_by_only
-from ckptdiff.stats.fresh import Verdict
+from ckptdiff.stats.fresh import InitVerdict, Verdict
 
 
 def render_artifact_header(info: ArtifactInfo) -> list[str]:
@@ -21,12 +22,14 @@ def render_artifact_header(info: ArtifactInfo) -> list[str]:
     return lines
 
 
-def init_text(verdict: object | None) -> str:
+INIT_LEGEND = "fresh = looks freshly initialised, ? = inconclusive (too little evidence either way)"
+
+
+def init_text(verdict: InitVerdict | None) -> str:
     """`fresh (glorot_uniform)`, `trained`, `?` for inconclusive, `nonfinite`, `-` when not assessed."""
     if verdict is None:
         return "-"
-    kind: str = verdict.verdict  # type: ignore[attr-defined]
-    match: str | None = verdict.match  # type: ignore[attr-defined]
+    kind, match = verdict.verdict, verdict.match
     if kind == "fresh":
         return f"fresh ({match})" if match else "fresh"
     if kind == "inconclusive":
@@ -39,8 +42,8 @@ def _model_path(row: TensorRow) -> str:
     return "" if not row.model_path or row.key.startswith(row.model_path) else row.model_path
 
 
-def render_inspect_table(report: InspectReport) -> str:
-    """Render an inspect report as a table, then one summary line per group."""
+def render_inspect_table(report: InspectReport, width: int | None = None) -> str:
+    """Render an inspect report as a table, then one summary line per group (keys shortened to width)."""
     lines = render_artifact_header(report.artifact)
     with_paths = any(_model_path(r) for r in report.tensors)
     with_stats = any(r.stats is not None for r in report.tensors)
@@ -69,6 +72,7 @@ def render_inspect_table(report: InspectReport) -> str:
             row.append(init_text(r.init))
         rows.append(row)
     lines.append("")
+    rows = fit_rows(headers, rows, width, (0, 1) if with_paths else (0,))
     lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else "(no tensors)")
     lines.append("")
     parts = [
@@ -82,7 +86,7 @@ def render_inspect_table(report: InspectReport) -> str:
         lines.append(
             "init: "
             + ", ".join(f"{verdicts.count(v)} {v}" for v in Verdict)
-            + " (fresh = looks freshly initialised; --format json has the evidence)"
+            + f" ({INIT_LEGEND}; --format json has the evidence)"
         )
     nonfinite = [r.key for r in report.tensors if r.stats is not None and r.stats.nonfinite]
     if nonfinite:
@@ -99,7 +103,7 @@ _STATUS_ORDER: dict[str, int] = {
 }
 
 
-def render_check_table(report: CheckReport) -> str:
+def render_check_table(report: CheckReport, width: int | None = None) -> str:
     """Render a check report: model findings first, then partial objects, unexpected entries per group, hints."""
     lines = render_artifact_header(report.artifact)
     lines.append(
@@ -127,7 +131,10 @@ def render_check_table(report: CheckReport) -> str:
         ["by name"] if any(x.second_opinion for x in report.variables) else []
     )
     lines.append("")
+    rows = fit_rows(headers, rows, width, (2, 0))
     lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else "(no variables)")
+    if any(r[4] == "?" for r in rows):
+        lines.append(f"init: {INIT_LEGEND}")
     if report.partial:
         lines.append("")
         lines.append("partial:")
@@ -164,7 +171,7 @@ def render_check_table(report: CheckReport) -> str:
     return "\n".join(lines) + "\n" + render_integrity_table(report.integrity)
 
 
-def render_diff_table(report: DiffReport, only: str = "all") -> str:
+def render_diff_table(report: DiffReport, only: str = "all", width: int | None = None) -> str:
     """Render a diff: pairs (filtered by --only), the per-layer change view, then counts."""
     lines = ["a: " + render_artifact_header(report.a)[0].removeprefix("artifact: ")]
     lines.append("b: " + render_artifact_header(report.b)[0].removeprefix("artifact: "))
@@ -191,7 +198,7 @@ def render_diff_table(report: DiffReport, only: str = "all") -> str:
                 number(t.rel_l2),
                 number(t.cosine),
                 "-" if t.changed_fraction is None else f"{100 * t.changed_fraction:.1f}%",
-                t.nonfinite_mismatch if t.nonfinite_mismatch else "",
+                str(t.nonfinite_mismatch) if t.nonfinite_mismatch else "",
                 init_text(t.init),
             ]
         )
@@ -209,6 +216,7 @@ def render_diff_table(report: DiffReport, only: str = "all") -> str:
         "nan/inf",
         "init (b)",
     ]
+    rows = fit_rows(headers, rows, width, (0, 1))
     lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else f"(no pairs with status {only})")
     if report.layers:
         lines.append("")
