@@ -255,6 +255,11 @@ def _partial_layers(variables: list[VariableFinding]) -> list[PartialFinding]:
     return found
 
 
+def _crosses_classes(hint: hint_search.Hint) -> bool:
+    """A rename between layers of different classes explains nothing (a conv2d is no batch_normalization)."""
+    return hint.rewrite is not None and hint_search.crosses_classes(*hint.rewrite)
+
+
 def _hints(
     emulator: LoaderEmulator,
     live: LiveModel,
@@ -270,7 +275,8 @@ def _hints(
         for f in variables
         if f.status == MISSING and f.key is None
     ]
-    found = emulator.reword_hints(hint_search.find_rewrites(missing, unexpected))
+    rewrites = [h for h in hint_search.find_rewrites(missing, unexpected) if not _crosses_classes(h)]
+    found = emulator.reword_hints(rewrites)
     explained = {by_path[p].index for h in found for p, _ in h.pairs if p in by_path}
     found += hint_search.find_same_shape_candidates([v for v, _ in missing], unexpected, explained)
     shift = emulator.shift_hint(live, result, list(entries.values()))

@@ -180,7 +180,7 @@ def _layer_rename_hints(hints: list[Hint]) -> list[Hint]:
             rename=None,
         )
         if h.rewrite and "/" not in h.rewrite[0] + h.rewrite[1]
-        else h
+        else replace(h, assignment_map=None, rename=None)  # TF1 maps never apply to an H5 load
         for h in hints
     ]
 

@@ -245,3 +245,43 @@ def find_layer_shift(
             f"{p} <- {k}" for p, k in silent
         )
     return Hint(kind="shifted-layer-index", message=message, pairs=tuple(silent))
+
+
+KERAS_CLASS_NAMES = frozenset(
+    {
+        "dense",
+        "einsum_dense",
+        "embedding",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv1d_transpose",
+        "conv2d_transpose",
+        "conv3d_transpose",
+        "depthwise_conv1d",
+        "depthwise_conv2d",
+        "separable_conv1d",
+        "separable_conv2d",
+        "batch_normalization",
+        "layer_normalization",
+        "group_normalization",
+        "unit_normalization",
+        "lstm",
+        "gru",
+        "simple_rnn",
+        "bidirectional",
+        "multi_head_attention",
+        "prelu",
+    }
+)
+"""Keras' automatic layer names (the snake_case class name, `_N` suffixed): two of these with other stems
+name layers of different classes."""
+_AUTO_SUFFIX = re.compile(r"_\d+$")
+
+
+def crosses_classes(found: str, wanted: str) -> bool:
+    """True when a rename would pair layers Keras named after different classes (`conv2d` and
+    `batch_normalization`): found is the artifact's differing path component, wanted the model's."""
+    stem_found = _AUTO_SUFFIX.sub("", found.rsplit("/", 1)[-1])
+    stem_wanted = _AUTO_SUFFIX.sub("", wanted.rsplit("/", 1)[-1])
+    return stem_found in KERAS_CLASS_NAMES and stem_wanted in KERAS_CLASS_NAMES and stem_found != stem_wanted

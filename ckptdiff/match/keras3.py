@@ -10,11 +10,13 @@ could not be loaded.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from ckptdiff.artifact import Artifact
 from ckptdiff.errors import CkptdiffError
 from ckptdiff.live.model import LiveModel
 from ckptdiff.match.compare import compare_entry
+from ckptdiff.match.hints import Hint
 from ckptdiff.match.interface import (
     DTYPE_MISMATCH,
     LOADER_DESCRIPTIONS,
@@ -123,3 +125,19 @@ class Keras3Loader(LoaderEmulator):
 
     def match(self, artifact: Artifact, live: LiveModel) -> LoaderResult:
         return match_keras3(artifact, live)
+
+    def reword_hints(self, hints: list[Hint]) -> list[Hint]:
+        """Keras 3 pairs containers by class-derived key: the remedy is the container order, never a TF1 map."""
+        return [
+            replace(
+                h,
+                message=f"container key: file container '{h.rewrite[0]}' holds what the model keeps in "
+                f"'{h.rewrite[1]}' ({len(h.pairs)} weight(s)); Keras 3 names containers by class order, so a "
+                "layer added or removed before it, or another nesting, moves the key",
+                assignment_map=None,
+                rename=None,
+            )
+            if h.rewrite
+            else replace(h, assignment_map=None, rename=None)
+            for h in hints
+        ]
