@@ -122,7 +122,9 @@ def check_restore(
     variables = []
     for pairing in result.pairings:
         var = live.variables[pairing.variable]
-        if pairing.variable in result.out_of_scope or _ignored(ignore, var.path, var.name, pairing.key):
+        if pairing.variable in result.out_of_scope | result.skipped or _ignored(
+            ignore, var.path, var.name, pairing.key
+        ):
             continue
         entry = entries.get(pairing.key) if pairing.key else None
         opinion = None

@@ -234,3 +234,13 @@ def keras3_checkpoint():
     optimizer = keras.optimizers.Adam(learning_rate=1e-2)
     optimizer.build(model.trainable_variables)
     return tf.train.Checkpoint(model=model, optimizer=optimizer)
+
+
+def compiled_keras3_unbuilt_optimizer():
+    """``build_keras3()`` compiled with Adam that has not been built yet: it holds 2 variables (iteration,
+    learning rate) where a file saved after training holds Adam's full state."""
+    import keras
+
+    model = _models().build_keras3(seed=LIVE_SEED)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
+    return model

@@ -83,6 +83,9 @@ class LoaderResult:
     out_of_scope: frozenset[int] = field(default_factory=frozenset)
     """Variables this loader never saves or restores (optimizer state for `load_weights(.h5)`, Keras 3
     seed-generator states): left out of the findings, counted in a note."""
+    skipped: frozenset[int] = field(default_factory=frozenset)
+    """Variables the real call skips on purpose and says so (Keras 3 leaves an optimizer whose variable
+    count differs from the file's unloaded, with a warning): left out of the findings, explained in notes."""
     wanted: dict[int, str] = field(default_factory=dict)
     """For each variable, the artifact name the loader looks for (a key, an object path, a layer/weight
     name); hints compare these with the unexpected entries' names."""

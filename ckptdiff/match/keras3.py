@@ -42,6 +42,10 @@ def stored_containers(artifact: Artifact) -> dict[str, list[str]]:
     return {path: [key for _, key in sorted(items)] for path, items in found.items()}
 
 
+OPTIMIZER_CONTAINER = "optimizer"
+"""Where Keras 3's saver puts a compiled model's optimizer."""
+
+
 def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
     """Pair every live variable with the `vars/<i>` entry of its container in a Keras 3 weights file."""
     if live.keras3_store is None:
@@ -61,9 +65,20 @@ def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
         for path, variables in live.keras3_store
         for i, v in enumerate(variables)
     }
+    skipped: set[int] = set()
+    notes: list[str] = []
     for path, variables in live.keras3_store:
         record = containers.get(path)
         shown = path or "<root vars>"
+        if path == OPTIMIZER_CONTAINER and record is not None and len(record) != len(variables):
+            # BaseOptimizer.load_own_variables warns and returns when the counts differ: no raise.
+            skipped.update(variables)
+            notes.append(
+                f"Keras skips the optimizer state: the model's optimizer has {len(variables)} variables, the file's "
+                f"{len(record)} ('Skipping variable loading for optimizer'); build the optimizer first "
+                "(optimizer.build(model.trainable_variables), or train one step) to restore it"
+            )
+            continue
         if record is None:
             failed.append(shown)
             for v in variables:
@@ -98,13 +113,15 @@ def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
         by_var.get(var.index, Pairing(var.index, MISSING, None, "not saved or loaded by Keras' saver walk"))
         for var in live.variables
     )
-    never = frozenset(var.index for var in live.variables if var.index not in by_var)
+    never = frozenset(var.index for var in live.variables if var.index not in by_var) - skipped
     if failed:
         outcome = (
             f"load_weights loads the rest, then raises ValueError: a total of {len(failed)} objects could not be "
             "loaded "
             f"(first: {failed[0]}); with skip_mismatch=True it only warns"
         )
+    elif skipped:
+        outcome = "load_weights restores every layer, warns and skips the optimizer state"
     else:
         outcome = "load_weights restores every container"
     return LoaderResult(
@@ -114,6 +131,8 @@ def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
         outcome=outcome,
         wanted=wanted,
         out_of_scope=never,
+        skipped=frozenset(skipped),
+        notes=tuple(notes),
     )
 
 

@@ -197,6 +197,12 @@ SCENARIOS: dict[str, Scenario] = {
             KERAS3_LOAD,
         ),
         Scenario("healthy.saved_model", "sample_checkpoints/saved_model", f"{MODELS}:build_keras3", CHECKPOINT_ROOT),
+        Scenario(
+            "keras3_unbuilt_optimizer",
+            "sample_checkpoints/keras3/model.keras",
+            f"{SCENARIO_MODELS}:compiled_keras3_unbuilt_optimizer",
+            KERAS3_LOAD,
+        ),
     )
 }
 

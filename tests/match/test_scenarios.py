@@ -488,3 +488,38 @@ def test_renamed_layer_legacy_h5_by_name_loader_names_the_layer(run_cli, oracle)
     [hint] = doc["hints"]
     assert hint["kind"] == "rename" and hint["assignment_map"] is None
     assert "file layer 'dense_1' is model layer 'classifier'" in hint["message"]
+
+
+def test_unbuilt_optimizer_is_skipped_as_keras_does(run_cli, oracle):
+    """A compiled model whose Adam is not built: Keras warns, skips the optimizer and returns; it does not raise."""
+    code, doc = check_json(run_cli, "keras3_unbuilt_optimizer")
+    real = oracle["keras3_unbuilt_optimizer"]
+    assert real.error is None  # the real load_weights returned normally
+    assert code == 0 and doc["ok"] is True
+    assert doc["loader"]["outcome"] == "load_weights restores every layer, warns and skips the optimizer state"
+    assert any(
+        n.startswith("Keras skips the optimizer state: the model's optimizer has 2 variables")
+        for n in doc["loader"]["notes"]
+    )
+    for v in doc["variables"]:  # every reported variable: restored from that very key, as ckptdiff says
+        assert v["status"] == MATCHED
+        assert v["key"] in real.lookup(v["path"], v["shape"]).sources
+    skipped = {v.path for v in real.variables} - {v["path"] for v in doc["variables"]}
+    assert skipped == {"optimizer/iteration", "optimizer/learning_rate"}
+    assert not any(real.lookup(p, ()).changed for p in skipped)  # the real loader left them as they were
+    assert {u["group"] for u in doc["unexpected"]} == {"optimizer"} and doc["summary"]["unexpected"] == 18
+
+
+def test_unbuilt_optimizer_real_keras_warns(tf):
+    """The warning ckptdiff's note quotes is the one Keras really gives."""
+    import importlib.util
+    import warnings
+
+    spec = importlib.util.spec_from_file_location("ckptdiff_scenario_models_w", "sample_checkpoints/scenario_models.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.compiled_keras3_unbuilt_optimizer()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.load_weights("sample_checkpoints/keras3/model.keras")
+    assert any("Skipping variable loading for optimizer" in str(w.message) for w in caught)
