@@ -39,10 +39,12 @@ from ckptdiff.stats.parallel import assess_all, compute_all_stats
 LOADER_AUTO = "auto"
 FRESH = "fresh"
 NONFINITE = "nonfinite"
-DEFAULT_FAIL_ON = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, NONFINITE, FRESH)
-"""What always makes check fail unless `--allow`ed: a variable not restored, a NaN/Inf weight, and a
-restored model weight that still looks freshly initialised (the symptom this tool exists for)."""
-FAIL_ON_CHOICES = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, UNEXPECTED, FRESH, NONFINITE)
+MISPLACED = "misplaced"
+DEFAULT_FAIL_ON = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, NONFINITE, FRESH, MISPLACED)
+"""What always makes check fail unless `--allow`ed: a variable not restored, a NaN/Inf weight, a
+restored model weight that still looks freshly initialised (the symptom this tool exists for), and a
+weight a shifted layer index or class order loads silently from another layer."""
+FAIL_ON_CHOICES = (MISSING, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, UNEXPECTED, FRESH, NONFINITE, MISPLACED)
 
 
 def effective_fail_on(fail_on: tuple[str, ...] = (), allow: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -61,7 +63,7 @@ def effective_fail_on(fail_on: tuple[str, ...] = (), allow: tuple[str, ...] = ()
     return tuple(s for s in FAIL_ON_CHOICES if s in chosen and s not in allow)
 
 
-SUMMARY_KEYS = (MATCHED, MISSING, UNEXPECTED, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, FRESH, NONFINITE)
+SUMMARY_KEYS = (MATCHED, MISSING, UNEXPECTED, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, FRESH, NONFINITE, MISPLACED)
 
 
 def choose_loader(artifact: Artifact) -> str:
@@ -157,7 +159,8 @@ def check_restore(
     unexpected = tuple(UnexpectedFinding(e.key, e.group, tuple(e.shape), e.dtype) for e in unexpected_entries)
     ignored = functools.partial(_ignored, ignore)
     partial = tuple(_partial_layers(variables)) + tuple(emulator.partial_findings(artifact, live, result, ignored))
-    hints = _hints(emulator, live, result, variables, unexpected_entries, entries, (other_loader, second))
+    hints, silent = _hints(emulator, live, result, variables, unexpected_entries, entries, (other_loader, second))
+    variables = [replace(v, misplaced=True) if (v.path, v.key) in silent else v for v in variables]
 
     counts = Counter(v.status for v in variables)
     summary = {key: 0 for key in SUMMARY_KEYS}
@@ -169,6 +172,7 @@ def check_restore(
         1 for v in variables if v.group == Group.MODEL and v.init is not None and v.init.verdict == Verdict.FRESH
     )
     summary[NONFINITE] = sum(1 for v in variables if v.nonfinite)
+    summary[MISPLACED] = sum(1 for v in variables if v.misplaced)
     unexpected_model = sum(1 for u in unexpected if u.group == Group.MODEL)
     failing = {status: (unexpected_model if status == UNEXPECTED else summary.get(status, 0)) for status in fail_on}
     ok = not any(failing.values())
@@ -270,7 +274,7 @@ def _hints(
     unexpected: list[TensorEntry],
     entries: dict[str, TensorEntry],
     second: tuple[LoaderEmulator | None, LoaderResult | None],
-) -> tuple[HintInfo, ...]:
+) -> tuple[tuple[HintInfo, ...], set[tuple[str, str | None]]]:
     by_path = {v.path: v for v in live.variables}
     missing = [
         (live.variables[f.variable], result.wanted.get(f.variable, f.path))
@@ -285,7 +289,7 @@ def _hints(
     if shift is not None:
         found.append(shift)
     for f in variables:
-        if shift is not None and emulator.shift_explains(f.key):
+        if shift is not None and f.key in shift.explains:
             continue  # the shift explains these mismatches better than a changed head would
         if f.status == SHAPE_MISMATCH and f.key in entries:
             h = hint_search.explain_shape_mismatch(live.variables[f.variable], entries[f.key])
@@ -306,4 +310,5 @@ def _hints(
                     pairs=tuple((f.path, f.second_opinion[2] or "") for f in disagree if f.second_opinion),
                 )
             )
-    return tuple(HintInfo(h.kind, h.message, h.pairs, h.assignment_map, h.rename) for h in found)
+    silent: set[tuple[str, str | None]] = set(shift.silent) if shift is not None else set()
+    return tuple(HintInfo(h.kind, h.message, h.pairs, h.assignment_map, h.rename) for h in found), silent

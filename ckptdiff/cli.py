@@ -30,7 +30,16 @@ if TYPE_CHECKING:
     from ckptdiff.report.progress import ProgressBar
 
 FORMAT_CHOICES_INSPECT = ("table", "json")
-FAIL_ON_CHOICES = ("missing", "shape_mismatch", "dtype_mismatch", "partial", "unexpected", "fresh", "nonfinite")
+FAIL_ON_CHOICES = (
+    "missing",
+    "shape_mismatch",
+    "dtype_mismatch",
+    "partial",
+    "unexpected",
+    "fresh",
+    "nonfinite",
+    "misplaced",
+)
 """ckptdiff.check.FAIL_ON_CHOICES, spelled here so that `--help` needs no numpy (a test checks they agree)."""
 GROUP_NAMES = ("model", "optimizer", "bookkeeping")
 """ckptdiff.artifact.Group's values, spelled here so that `--help` needs no numpy (a test checks they agree)."""
@@ -265,7 +274,7 @@ class CommaList(click.ParamType):
     type=CommaList(FAIL_ON_CHOICES),
     metavar="STATUS[,STATUS]",
     help="Also fail on these (repeatable, comma-separated); adds to the defaults: "
-    "missing, shape_mismatch, dtype_mismatch, partial, nonfinite, fresh. Also: unexpected.",
+    "missing, shape_mismatch, dtype_mismatch, partial, nonfinite, fresh, misplaced. Also: unexpected.",
 )
 @click.option(
     "--allow",

@@ -127,6 +127,18 @@ def make_inserted_layer() -> None:
     wrote(p("inserted_layer"))
 
 
+def make_keras3_inserted_layer() -> None:
+    """Keras 3 a, b, c saved as .weights.h5 and .keras; the live model inserts a Dense of b's shape."""
+    import keras
+
+    model = scenario_models.saved_abc_keras3()
+    train(model, keras, input_dim=scenario_models.KERAS3_INSERTED_INPUT_DIM)
+    os.makedirs(p("keras3_inserted_layer"), exist_ok=True)
+    model.save_weights(p("keras3_inserted_layer", "model.weights.h5"))
+    model.save(p("keras3_inserted_layer", "model.keras"))
+    wrote(p("keras3_inserted_layer"))
+
+
 # --------------------------------------------------------------------------- 4. class_count
 def make_class_count() -> None:
     """The models.py MLP (3 classes), model only, as a TF2 checkpoint and a Keras 3 .weights.h5."""
@@ -171,19 +183,30 @@ def make_partial_optimizer() -> None:
     wrote(p("partial_optimizer"))
 
 
+MAKERS = {
+    "scope_mistake": lambda: make_scope_mistake(),
+    "renamed_layer": lambda: make_renamed_layer(),
+    "inserted_layer": lambda: make_inserted_layer(),
+    "keras3_inserted_layer": lambda: make_keras3_inserted_layer(),
+    "class_count": lambda: make_class_count(),
+    "use_bias": lambda: make_use_bias(),
+    "partial_optimizer": lambda: make_partial_optimizer(),
+}
+
+
 def main() -> int:
+    """Every scenario, or only those named on the command line (their folders alone are replaced)."""
     os.chdir(REPO_ROOT)
     determinism()
-    shutil.rmtree(OUT, ignore_errors=True)
-    os.makedirs(OUT)
+    chosen = sys.argv[1:] or list(MAKERS)
+    if not sys.argv[1:]:
+        shutil.rmtree(OUT, ignore_errors=True)
+    os.makedirs(OUT, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        make_scope_mistake()
-        make_renamed_layer()
-        make_inserted_layer()
-        make_class_count()
-        make_use_bias()
-        make_partial_optimizer()
+        for name in chosen:
+            shutil.rmtree(p(name), ignore_errors=True)
+            MAKERS[name]()
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(OUT) for f in fs)
     print(f"total {total} bytes in {OUT}/")
     return 0

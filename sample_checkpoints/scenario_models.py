@@ -147,6 +147,9 @@ def renamed_keras3_mlp():
 
 
 # --------------------------------------------------------------------------- inserted_layer
+KERAS3_INSERTED_INPUT_DIM = 8
+
+
 def _abc(names: tuple[str, ...], seed: int):
     import tf_keras
 
@@ -165,6 +168,27 @@ def saved_abc():
 def inserted_abc():
     """The same with Dense(16) "inserted" between "a" and "b"."""
     return _abc(("a", "inserted", "b", "c"), LIVE_SEED)
+
+
+def _abc_keras3(names: tuple[str, ...], seed: int):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    widths = {"c": 3}
+    layers = [keras.Input(shape=(KERAS3_INSERTED_INPUT_DIM,), name="input")]
+    layers += [keras.layers.Dense(widths.get(n, 16), name=n) for n in names]
+    return keras.Sequential(layers, name="abc")
+
+
+def saved_abc_keras3():
+    """Keras 3 Sequential, input 8: Dense(16) "a" (8x16), Dense(16) "b" (16x16), Dense(3) "c" (as saved)."""
+    return _abc_keras3(("a", "b", "c"), SAVED_SEED)
+
+
+def inserted_abc_keras3():
+    """The same with Dense(16) "inserted" between "a" and "b": it has b's shape, so Keras 3's class-order
+    container keys (`layers/dense_1`) hand it b's weights."""
+    return _abc_keras3(("a", "inserted", "b", "c"), LIVE_SEED)
 
 
 # --------------------------------------------------------------------------- class_count

@@ -39,6 +39,11 @@ class Hint:
     rename: dict[str, str] | None = None
     """Per-variable form (checkpoint key -> model variable name), for tf.Variable objects: build
     `{key: variable}` for init_from_checkpoint or `Saver(var_list=...)` (scope maps only see get_variable)."""
+    silent: tuple[tuple[str, str], ...] = ()
+    """(variable path, artifact key) pairs a shift explains as loaded silently from another layer: they are
+    findings (`misplaced`), not clean matches."""
+    explains: frozenset[str] = frozenset()
+    """Artifact keys whose mismatches the hint accounts for (no separate changed-head hint for them)."""
 
 
 def entry_name(entry: TensorEntry) -> str:
@@ -244,7 +249,10 @@ def find_layer_shift(
         message += "; loaded silently into the wrong layer (shapes agree): " + ", ".join(
             f"{p} <- {k}" for p, k in silent
         )
-    return Hint(kind="shifted-layer-index", message=message, pairs=tuple(silent))
+    explains = frozenset(e.key for e in entries if _POSITIONAL.match(e.key))
+    return Hint(
+        kind="shifted-layer-index", message=message, pairs=tuple(silent), silent=tuple(silent), explains=explains
+    )
 
 
 KERAS_CLASS_NAMES = frozenset(

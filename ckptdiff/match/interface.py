@@ -118,9 +118,6 @@ class LoaderEmulator(abc.ABC):
         return hints
 
     def shift_hint(self, live: LiveModel, result: LoaderResult, entries: list[TensorEntry]) -> Hint | None:
-        """A shifted positional key that explains a run of wrong-layer loads, when the loader has one."""
+        """A shifted positional key that explains a run of wrong-layer loads, when the loader has one: its
+        `silent` pairs are findings, its `explains` keys get no changed-head hint."""
         return None
-
-    def shift_explains(self, key: str | None) -> bool:
-        """True when a found shift explains a mismatch on this key better than a changed head would."""
-        return False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ckptdiff.artifact import Artifact
+from ckptdiff.artifact import Artifact, TensorEntry
 from ckptdiff.errors import CkptdiffError
 from ckptdiff.live.model import LiveModel
 from ckptdiff.match.compare import compare_entry
@@ -144,6 +144,11 @@ class Keras3Loader(LoaderEmulator):
 
     def match(self, artifact: Artifact, live: LiveModel) -> LoaderResult:
         return match_keras3(artifact, live)
+
+    def shift_hint(self, live: LiveModel, result: LoaderResult, entries: list[TensorEntry]) -> Hint | None:
+        from ckptdiff.match.class_order import find_class_order_shift
+
+        return find_class_order_shift(live, entries, result.pairings)
 
     def reword_hints(self, hints: list[Hint]) -> list[Hint]:
         """Keras 3 pairs containers by class-derived key: the remedy is the container order, never a TF1 map."""

@@ -298,6 +298,3 @@ class ObjectGraphLoader(LoaderEmulator):
     def shift_hint(self, live: LiveModel, result: LoaderResult, entries: list[TensorEntry]) -> Hint | None:
         current = {p.variable: p.key for p in result.pairings}
         return find_layer_shift(list(live.variables), result.wanted, entries, current)
-
-    def shift_explains(self, key: str | None) -> bool:
-        return "layer_with_weights-" in (key or "")

@@ -119,6 +119,8 @@ class VariableFinding:
     """The value it would receive holds NaN or Inf."""
     second_opinion: tuple[str, str, str | None] | None = None
     """(loader, status, key) of the secondary loader where it disagrees (h5-name for legacy H5)."""
+    misplaced: bool = False
+    """Matched by the loader, but a shifted layer index or class order means the value is another layer's."""
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,7 @@ def render_check_json(report: CheckReport) -> str:
                 "detail": v.detail,
                 "init": init_json(v.init),
                 "nonfinite": v.nonfinite,
+                "misplaced": v.misplaced,
                 "second_opinion": None
                 if v.second_opinion is None
                 else {"loader": v.second_opinion[0], "status": v.second_opinion[1], "key": v.second_opinion[2]},

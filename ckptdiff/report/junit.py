@@ -10,6 +10,7 @@ from ckptdiff.stats.fresh import Verdict
 
 FRESH = "fresh"
 NONFINITE = "nonfinite"
+MISPLACED = "misplaced"
 
 
 def render_check_junit(report: CheckReport) -> str:
@@ -93,6 +94,8 @@ def variable_failures(v: VariableFinding, fail_on: tuple[str, ...]) -> list[tupl
         reasons.append((FRESH, f"fresh: {v.key} still looks freshly initialised ({v.init.evidence})"))
     if NONFINITE in fail_on and v.nonfinite:
         reasons.append((NONFINITE, f"nonfinite: {v.key} holds NaN or Inf values"))
+    if MISPLACED in fail_on and v.misplaced:
+        reasons.append((MISPLACED, f"misplaced: {v.key} is another layer's weights (a shifted layer order)"))
     return reasons
 
 

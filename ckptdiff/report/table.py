@@ -124,7 +124,7 @@ def render_check_table(report: CheckReport, width: int | None = None) -> str:
         )
         init = "nonfinite" if v.nonfinite else init_text(v.init)
         rows.append(
-            [v.path, v.status, v.key or "-", shapes, init]
+            [v.path, f"{v.status} (wrong layer)" if v.misplaced else v.status, v.key or "-", shapes, init]
             + ([other] if any(x.second_opinion for x in report.variables) else [])
         )
     headers = ["variable", "status", "artifact key", "shape", "init"] + (

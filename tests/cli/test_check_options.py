@@ -94,7 +94,7 @@ def test_factory_that_raises_is_reported_not_a_traceback(run_cli, tmp_path):
 
 # --fail-on adds to the defaults, --allow removes (issue: a gate must never pass by replacing them) -----------
 
-DEFAULTS = ["missing", "shape_mismatch", "dtype_mismatch", "partial", "fresh", "nonfinite"]
+DEFAULTS = ["missing", "shape_mismatch", "dtype_mismatch", "partial", "fresh", "nonfinite", "misplaced"]
 
 
 def test_fail_on_adds_to_the_defaults(run_cli):
@@ -121,10 +121,11 @@ def test_fail_on_repeats_accumulate_and_allow_removes(run_cli):
         "unexpected",
         "fresh",
         "nonfinite",
+        "misplaced",
     ]
     allowed = run_cli("check", SCOPE, "--model", TF1_MODULE, "--allow", "missing,partial", "--format", "json")
     doc = _json(allowed)
-    assert doc["fail_on"] == ["shape_mismatch", "dtype_mismatch", "fresh", "nonfinite"]
+    assert doc["fail_on"] == ["shape_mismatch", "dtype_mismatch", "fresh", "nonfinite", "misplaced"]
     assert allowed.exit_code == 0 and doc["ok"] is True  # everything missing, and missing allowed
     both = _json(
         run_cli("check", SCOPE, "--model", TF1_MODULE, "--fail-on", "missing", "--allow", "missing", "--format", "json")
@@ -134,7 +135,9 @@ def test_fail_on_repeats_accumulate_and_allow_removes(run_cli):
 
 def test_effective_fail_on_is_printed(run_cli):
     table = run_cli("check", SCOPE, "--model", TF1_MODULE, "--allow", "fresh").stdout
-    assert table.rstrip().endswith("-> FAIL (fail-on: missing,shape_mismatch,dtype_mismatch,partial,nonfinite)")
+    assert table.rstrip().endswith(
+        "-> FAIL (fail-on: missing,shape_mismatch,dtype_mismatch,partial,nonfinite,misplaced)"
+    )
 
 
 def test_cli_spellings_agree_with_the_library():

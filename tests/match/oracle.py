@@ -198,6 +198,18 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario("healthy.saved_model", "sample_checkpoints/saved_model", f"{MODELS}:build_keras3", CHECKPOINT_ROOT),
         Scenario(
+            "keras3_inserted_layer.weights_h5",
+            _s("keras3_inserted_layer/model.weights.h5"),
+            f"{SCENARIO_MODELS}:inserted_abc_keras3",
+            KERAS3_LOAD,
+        ),
+        Scenario(
+            "keras3_inserted_layer.archive",
+            _s("keras3_inserted_layer/model.keras"),
+            f"{SCENARIO_MODELS}:inserted_abc_keras3",
+            KERAS3_LOAD,
+        ),
+        Scenario(
             "keras3_unbuilt_optimizer",
             "sample_checkpoints/keras3/model.keras",
             f"{SCENARIO_MODELS}:compiled_keras3_unbuilt_optimizer",

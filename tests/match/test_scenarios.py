@@ -9,6 +9,7 @@ restore once per session. Where ckptdiff and the real loader disagree the test i
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -19,7 +20,17 @@ from tests.match.oracle import PAIR_MAP, SCENARIOS, SCOPE_MAP, RestoreOutcome
 pytestmark = pytest.mark.requires_tf
 
 MATCHED, MISSING, SHAPE = "matched", "missing", "shape_mismatch"
-SUMMARY_KEYS = ("matched", "missing", "unexpected", "shape_mismatch", "dtype_mismatch", "partial", "fresh", "nonfinite")
+SUMMARY_KEYS = (
+    "matched",
+    "missing",
+    "unexpected",
+    "shape_mismatch",
+    "dtype_mismatch",
+    "partial",
+    "fresh",
+    "nonfinite",
+    "misplaced",
+)
 
 
 @pytest.fixture(scope="session")
@@ -62,11 +73,18 @@ def unexpected_model(doc: dict) -> set[str]:
 
 
 def summary(
-    matched=0, missing=0, unexpected=0, shape_mismatch=0, dtype_mismatch=0, partial=0, fresh=0, nonfinite=0
+    matched=0,
+    missing=0,
+    unexpected=0,
+    shape_mismatch=0,
+    dtype_mismatch=0,
+    partial=0,
+    fresh=0,
+    nonfinite=0,
+    misplaced=0,
 ) -> dict[str, int]:
-    return dict(
-        zip(SUMMARY_KEYS, (matched, missing, unexpected, shape_mismatch, dtype_mismatch, partial, fresh, nonfinite))
-    )
+    values = (matched, missing, unexpected, shape_mismatch, dtype_mismatch, partial, fresh, nonfinite, misplaced)
+    return dict(zip(SUMMARY_KEYS, values))
 
 
 def fresh_paths(doc: dict) -> set[str]:
@@ -170,7 +188,8 @@ def test_inserted_layer(run_cli):
     shapes = {v["path"]: (v["shape"], v["entry_shape"]) for v in doc["variables"]}
     assert shapes["b/kernel"] == ([16, 16], [16, 3])
     assert unexpected_model(doc) == set()
-    assert doc["summary"] == summary(matched=4, missing=2, unexpected=15, shape_mismatch=2)
+    assert doc["summary"] == summary(matched=4, missing=2, unexpected=15, shape_mismatch=2, misplaced=2)
+    assert {v["path"] for v in doc["variables"] if v["misplaced"]} == set(layer_vars("inserted"))
     [hint] = doc["hints"]
     assert hint["kind"] == "shifted-layer-index"
     assert "1 layer(s) with weights inserted at layer_with_weights-1" in hint["message"]
@@ -329,6 +348,8 @@ AGREEMENT = [
     "partial_optimizer",
     "partial_optimizer.legacy",
     "keras3_model_and_optimizer",
+    "keras3_inserted_layer.weights_h5",
+    "keras3_inserted_layer.archive",
     *HEALTHY,
     "healthy.saved_model",
 ]
@@ -364,6 +385,8 @@ def test_real_loaders_that_raise(oracle):
         "class_count.tf2": "ValueError",  # after every variable but dense_2 was assigned
         "class_count.weights_h5": "ValueError",  # Keras 3 loads the rest first, then raises once
         "partial_optimizer": "ValueError",  # model restored, no optimizer slot restored
+        "keras3_inserted_layer.weights_h5": "ValueError",  # inserted got b's weights; b and c failed
+        "keras3_inserted_layer.archive": "ValueError",
     }
     assert oracle["scope_mistake"].restored_paths() == set()
 
@@ -423,7 +446,7 @@ def test_table_scope_mistake(run_cli):
         "another_scope/dense_1/kernel",
         "scope rewrite: artifact 'another_scope/' -> model 'model_scope/' resolves 6 missing variable(s)",
         "assignment_map = {'another_scope/': 'model_scope/'}",
-        "summary: matched 0, missing 6, unexpected 21, shape_mismatch 0, dtype_mismatch 0, partial 0, fresh 0, nonfinite 0 -> FAIL",
+        "summary: matched 0, missing 6, unexpected 21, shape_mismatch 0, dtype_mismatch 0, partial 0, fresh 0, nonfinite 0, misplaced 0 -> FAIL",
     ):
         assert line in result.stdout, line
 
@@ -434,8 +457,8 @@ def test_table_renamed_layer_legacy_h5(run_cli):
     assert "h5-name: missing" in result.stdout
     assert "load_weights(by_name=True) would treat 2 variable(s) differently" in result.stdout
     assert result.stdout.rstrip().endswith(
-        "summary: matched 6, missing 0, unexpected 0, shape_mismatch 0, dtype_mismatch 0, partial 0, fresh 0, nonfinite 0 "
-        "-> OK (fail-on: missing,shape_mismatch,dtype_mismatch,partial,fresh,nonfinite)"
+        "summary: matched 6, missing 0, unexpected 0, shape_mismatch 0, dtype_mismatch 0, partial 0, fresh 0, nonfinite 0, misplaced 0 "
+        "-> OK (fail-on: missing,shape_mismatch,dtype_mismatch,partial,fresh,nonfinite,misplaced)"
     )
 
 
@@ -444,7 +467,7 @@ def test_table_use_bias(run_cli):
     assert result.exit_code == 1
     assert "dense_1: 1 of 2 variables restored; dense_1/bias keep fresh values" in result.stdout
     assert (
-        "summary: matched 5, missing 1, unexpected 13, shape_mismatch 0, dtype_mismatch 0, partial 1, fresh 0, nonfinite 0 -> FAIL"
+        "summary: matched 5, missing 1, unexpected 13, shape_mismatch 0, dtype_mismatch 0, partial 1, fresh 0, nonfinite 0, misplaced 0 -> FAIL"
         in result.stdout
     )
 
@@ -458,7 +481,7 @@ def test_junit_one_testcase_per_variable(run_cli, name):
     [suite] = root.findall("testsuite")
     cases = [c for c in suite.iter("testcase") if c.get("classname") == f"restore.{doc['loader']['name']}"]
     assert [c.get("name") for c in cases] == [v["path"] for v in doc["variables"]]
-    failing = {v["path"] for v in doc["variables"] if v["status"] in doc["fail_on"]}
+    failing = {v["path"] for v in doc["variables"] if v["status"] in doc["fail_on"] or v["misplaced"]}
     assert {c.get("name") for c in cases if c.find("failure") is not None} == failing
     assert int(suite.get("tests")) == len(list(suite.iter("testcase")))
     assert int(suite.get("failures")) == sum(1 for c in suite.iter("testcase") if c.find("failure") is not None)
@@ -523,3 +546,55 @@ def test_unbuilt_optimizer_real_keras_warns(tf):
         warnings.simplefilter("always")
         model.load_weights("sample_checkpoints/keras3/model.keras")
     assert any("Skipping variable loading for optimizer" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("name", ["keras3_inserted_layer.weights_h5", "keras3_inserted_layer.archive"])
+def test_keras3_class_order_shift(run_cli, oracle, name):
+    """a-b-c saved, a-inserted-b-c loaded: Keras 3's `layers/dense_1` hands `inserted` b's weights silently."""
+    code, doc = check_json(run_cli, name)
+    real = oracle[name]
+    assert code == 1
+    assert statuses(doc) == {
+        **dict.fromkeys(layer_vars("a", "inserted"), MATCHED),
+        **dict.fromkeys(layer_vars("b"), SHAPE),
+        **dict.fromkeys(layer_vars("c"), MISSING),
+    }
+    # The silent wrong-layer load is a finding, and the real loader did put b's weights into `inserted`.
+    assert {v["path"] for v in doc["variables"] if v["misplaced"]} == set(layer_vars("inserted"))
+    assert doc["summary"]["misplaced"] == 2
+    for path in layer_vars("inserted"):
+        assert (
+            real.lookup(path, next(v["shape"] for v in doc["variables"] if v["path"] == path))
+            .sources[0]
+            .startswith("layers/dense_1/")
+        )
+    [hint] = doc["hints"]
+    assert hint["kind"] == "class-order-shift"
+    assert "model layer 'inserted' receives layers/dense_1 (file layer 'b')" in hint["message"]
+    assert "model layer(s) 'inserted' have no counterpart in the file" in hint["message"]
+    assert "last dimension changed" not in json.dumps(doc["hints"])  # the shift explains b's mismatch
+    assert sorted(map(tuple, hint["pairs"])) == [
+        ("inserted/bias", "layers/dense_1/vars/1"),
+        ("inserted/kernel", "layers/dense_1/vars/0"),
+    ]
+
+
+def test_keras3_class_order_shift_says_when_the_file_cannot_tell(run_cli, tmp_path, tf):
+    """Keras' automatic names say only the creation order: two same-shape Dense layers, either may be the new one."""
+    import keras
+
+    def build(widths):
+        return keras.Sequential([keras.Input((8,)), *(keras.layers.Dense(w) for w in widths)])
+
+    build((16, 16, 3)).save_weights(tmp_path / "abc.weights.h5")
+    factory = tmp_path / "auto.py"
+    factory.write_text(
+        "import keras\n"
+        "def model():\n"
+        "    return keras.Sequential([keras.Input((8,)), *(keras.layers.Dense(w) for w in (16, 16, 16, 3))])\n"
+    )
+    result = run_cli("check", str(tmp_path / "abc.weights.h5"), "--model", f"{factory}:model", "--format", "json")
+    [hint] = [h for h in json.loads(result.stdout)["hints"] if h["kind"] == "class-order-shift"]
+    assert re.search(
+        r"cannot tell which of 'dense_\d+', 'dense_\d+' is the new layer: the file can't tell", hint["message"]
+    )

@@ -70,7 +70,7 @@ def test_hints_and_notes_reach_the_suite(run_cli):
     result = run_cli("check", SCOPE, "--model", TF1_MODULE, "--format", "junit")
     suite = _suite(result)
     properties = {p.get("name"): p.get("value") for p in suite.find("properties")}
-    assert properties["fail_on"] == "missing,shape_mismatch,dtype_mismatch,partial,fresh,nonfinite"
+    assert properties["fail_on"] == "missing,shape_mismatch,dtype_mismatch,partial,fresh,nonfinite,misplaced"
     assert any(name.startswith("hint.") and "another_scope/" in value for name, value in properties.items())
     out = suite.find("system-out").text
     assert "hint: scope rewrite" in out and out.startswith("outcome: ")

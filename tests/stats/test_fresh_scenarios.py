@@ -234,13 +234,15 @@ def test_check_rebinding_fails_on_fresh_by_default(run_cli):
     assert result.exit_code == 1
     [row] = [line for line in result.stdout.splitlines() if line.startswith("dense_1/kernel ")]
     assert row.rstrip().endswith("fresh (glorot_uniform)")
-    assert "fresh 1, nonfinite 0 -> FAIL (fail-on: missing,shape_mismatch,dtype_mismatch,partial,fresh,nonfinite)" in (
-        result.stdout
+    assert (
+        "fresh 1, nonfinite 0, misplaced 0 -> FAIL (fail-on: missing,shape_mismatch,dtype_mismatch,partial,fresh,nonfinite,misplaced)"
+        in (result.stdout)
     )
     allowed = cli(run_cli, "check", artifact("rebinding"), "--model", LIVE, "--allow", "fresh")
     assert allowed.exit_code == 0
-    assert "fresh 1, nonfinite 0 -> OK (fail-on: missing,shape_mismatch,dtype_mismatch,partial,nonfinite)" in (
-        allowed.stdout
+    assert (
+        "fresh 1, nonfinite 0, misplaced 0 -> OK (fail-on: missing,shape_mismatch,dtype_mismatch,partial,nonfinite,misplaced)"
+        in (allowed.stdout)
     )
 
 
