@@ -6,6 +6,7 @@ archives; h5_safety closes the holes through which a damaged file could hang or 
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,6 +26,8 @@ MAX_USER_BLOCK = 1 << 20
 DTYPE_ATTR = "dtype"
 """Keras 3 stores bfloat16 as 2-byte opaque data and names the real dtype in this dataset attribute."""
 MAX_LISTED_IN_NOTE = 5
+MAX_ATTRIBUTE_BYTES = 16 << 20
+"""Keras' largest attribute is model_config, a few MB for the largest models."""
 
 # h5py raises these for damaged files (bad B-tree nodes, truncated heaps, dangling links).
 H5_ERRORS: tuple[type[BaseException], ...] = (OSError, KeyError, RuntimeError, ValueError)
@@ -217,3 +220,80 @@ def all_datasets(h5: h5py.File) -> list[h5py.Dataset]:
 
     h5.visititems(visit)
     return found
+
+
+def structure_findings(h5: h5py.File, source: str) -> list[Any]:
+    """What in an HDF5 file's structure reaches outside it or amplifies, as scan findings.
+
+    External links, datasets stored in external files and virtual datasets make a reader open files
+    the artifact names; a dataset declaring more bytes than the file can back is an allocation bomb
+    (CVE-2026-0897). Walks links without following them.
+    """
+    from ckptdiff.errors import CkptdiffError
+    from ckptdiff.formats.h5_safety import check_dataset_fits
+    from ckptdiff.scan.interface import Finding, Severity
+
+    findings: list[Finding] = []
+
+    def visit(name: str, link: Any) -> None:
+        if isinstance(link, h5py.ExternalLink):
+            findings.append(
+                Finding(
+                    Severity.MEDIUM,
+                    "file-read",
+                    f"{source}: {name}",
+                    f"external link to {link.filename}:{link.path}: a reader following it opens that file",
+                    "hdf5-external-link",
+                )
+            )
+            return
+        if not isinstance(link, h5py.HardLink):
+            return
+        obj = h5.get(name)
+        if not isinstance(obj, h5py.Dataset):
+            return
+        plist = obj.id.get_create_plist()
+        if plist.get_layout() == h5py.h5d.VIRTUAL:
+            findings.append(
+                Finding(
+                    Severity.MEDIUM,
+                    "file-read",
+                    f"{source}: {name}",
+                    "virtual dataset: its values come from the files its mapping names",
+                    "hdf5-virtual-dataset",
+                )
+            )
+        elif plist.get_external_count() > 0:
+            target = plist.get_external(0)[0].decode("utf-8", "replace")
+            findings.append(
+                Finding(
+                    Severity.MEDIUM,
+                    "file-read",
+                    f"{source}: {name}",
+                    f"dataset stored in the external file {target!r}",
+                    "hdf5-external-storage",
+                )
+            )
+        else:
+            try:
+                check_dataset_fits(obj, source)
+            except CkptdiffError as exc:
+                findings.append(
+                    Finding(Severity.HIGH, "amplification", f"{source}: {name}", one_line(str(exc)), "CVE-2026-0897")
+                )
+
+    with contextlib.suppress(*H5_ERRORS):  # a damaged structure is for --verify; what was visited is reported
+        h5.visititems_links(visit)
+        for name in h5.attrs:
+            size = int(h5.attrs.get_id(name).get_storage_size())
+            if size > MAX_ATTRIBUTE_BYTES:
+                findings.append(
+                    Finding(
+                        Severity.HIGH,
+                        "amplification",
+                        f"{source}: attribute {name}",
+                        f"a {size:,}-byte attribute, over the {MAX_ATTRIBUTE_BYTES >> 20} MiB any Keras file needs",
+                        "h5-attribute-bomb",
+                    )
+                )
+    return findings

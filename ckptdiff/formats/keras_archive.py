@@ -111,7 +111,7 @@ def check_zip_members(infos: list[zipfile.ZipInfo]) -> list[Finding]:
             )
         absurd = absurd_member_size(info)
         if absurd:
-            findings.append(Finding(Severity.HIGH, "zip-bomb", name, absurd))
+            findings.append(Finding(Severity.HIGH, "zip-bomb", name, absurd, "compression-bomb"))
         if _escapes(name) or absurd:
             continue  # already a high finding; calling it an extra member too adds nothing
         if name in KERAS_MEMBERS or name.endswith("/") and ASSETS_DIR.startswith(name):
@@ -156,6 +156,13 @@ def absurd_member_size(info: zipfile.ZipInfo) -> str | None:
         return (
             f"declares {declared} bytes from {stored} deflated bytes, "
             f"more than DEFLATE's {DEFLATE_MAX_RATIO}:1 can expand"
+        )
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) and (
+        declared > DEFLATE_MAX_RATIO * stored + RATIO_SLACK_BYTES
+    ):
+        return (
+            f"declares {declared} bytes from {stored} bytes compressed with method {info.compress_type}: more than "
+            f"{DEFLATE_MAX_RATIO}:1, which no model file needs (Keras writes stored or deflated members)"
         )
     if declared > KERAS_BOMB_FLOOR and declared > KERAS_BOMB_RATIO * stored:
         return f"declares {declared} bytes from {stored} stored: Keras itself refuses this as a decompression bomb"
@@ -485,7 +492,7 @@ class KerasArchiveKind(ArtifactKind):
     def scan(self, location: Location, display: str) -> ScanResult:
         """The central directory first (path traversal, absurd declared sizes, duplicates, members Keras
         never writes, assets), then config.json, read only when its declared size is sane."""
-        from ckptdiff.formats.keras_config import config_findings
+        from ckptdiff.formats.keras_archive_scan import scan_archive
 
         try:
             raw = location.open_binary()
@@ -493,21 +500,9 @@ class KerasArchiveKind(ArtifactKind):
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise CorruptArtifact(f"{display}: not a readable zip archive ({one_line(exc)})") from None
         with raw, archive:
-            infos = archive.infolist()
-            findings = check_zip_members(infos)
-            scanned = [f"zip directory: {len(infos)} members"]
-            notes: list[str] = []
-            configs = [i for i in infos if i.filename == CONFIG_MEMBER]
-            if not configs:
+            if CONFIG_MEMBER not in archive.namelist():
                 raise NotKerasArchive(f"{display}: zip archive is not a Keras .keras file: no {CONFIG_MEMBER}")
-            info = configs[-1]
-            doubtful = {f.location for f in findings if f.kind == "zip-bomb"}
-            if CONFIG_MEMBER in doubtful or info.file_size > MAX_CONFIG_BYTES:
-                notes.append(f"{CONFIG_MEMBER} declares {info.file_size} bytes: not read, its layers were not scanned")
-            else:
-                config = read_json_member(archive, info.filename, display)
-                findings += config_findings(config, CONFIG_MEMBER)
-                scanned.append(CONFIG_MEMBER)
+            findings, scanned, notes = scan_archive(archive, raw)
         return ScanResult(Format.KERAS_ARCHIVE, tuple(findings), tuple(scanned), tuple(notes))
 
 

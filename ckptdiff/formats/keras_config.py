@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -77,20 +78,40 @@ class ConfigDanger:
     location: str
     """JSON path to the item, e.g. `config.layers[2]`."""
     detail: str
+    technique: str = ""
+    """The published technique (CVE id) it matches, or ""."""
+
+
+class ConfigTooLarge(Exception):
+    """The config holds more JSON values than any model config (an amplification input)."""
+
+
+MAX_CONFIG_VALUES = 1_000_000
+"""A Keras config of a thousand-layer model holds a few hundred thousand JSON values; past this the
+document is an amplification input, not a model."""
 
 
 def _walk(node: Any, where: str) -> Iterator[tuple[str, dict]]:
-    """Every dict of a JSON document with its path, in document order, without recursion limits."""
+    """Every dict of a JSON document with its path, in document order, without recursion.
+
+    Memory stays bounded by the document's nesting, not its size: scalars are counted, never pushed,
+    and a path string is built only for a dict that is yielded.
+
+    Raises:
+        ConfigTooLarge: the document holds more than MAX_CONFIG_VALUES values.
+    """
     stack: list[tuple[Any, str]] = [(node, where)]
+    seen = 0
     while stack:
         item, path = stack.pop()
+        seen += len(item)
+        if seen > MAX_CONFIG_VALUES:
+            raise ConfigTooLarge(f"more than {MAX_CONFIG_VALUES:,} JSON values")
         if isinstance(item, dict):
             yield path, item
-            children = [(v, f"{path}.{k}" if path else str(k)) for k, v in item.items()]
-        elif isinstance(item, list):
-            children = [(v, f"{path}[{i}]") for i, v in enumerate(item)]
+            children = [(v, f"{path}.{k}" if path else str(k)) for k, v in item.items() if isinstance(v, (dict, list))]
         else:
-            continue
+            children = [(v, f"{path}[{i}]") for i, v in enumerate(item) if isinstance(v, (dict, list))]
         stack.extend(reversed(children))
 
 
@@ -136,7 +157,119 @@ def _lambda_danger(where: str, cls: str, inner: dict) -> ConfigDanger:
         code = f"marshalled Python bytecode, {size} bytes"
     else:
         code = "a Python function"
-    return ConfigDanger(Severity.HIGH, "lambda", where or "<root>", f"{_label(cls, inner)} carries {code}")
+    return ConfigDanger(Severity.HIGH, "lambda", where or "<root>", f"{_label(cls, inner)} carries {code}", CVE_LAMBDA)
+
+
+CVE_LAMBDA = "CVE-2024-3660"
+"""Lambda layers carry marshalled bytecode that Keras 2 (and Keras 3 outside safe mode) runs on load."""
+CVE_MODULE_INJECTION = "CVE-2025-1550"
+"""A config entry naming any module and function: Keras 3 before 3.9 imported and called it."""
+CVE_GET_FILE = "CVE-2025-8747"
+CVE_UNSAFE_DESERIALIZATION = "CVE-2025-9906"
+CVE_VOCABULARY = "CVE-2025-12058"
+"""StringLookup / IntegerLookup / TextVectorization read a vocabulary file or URL the config names."""
+CVE_TFSMLAYER = "CVE-2026-1462"
+"""TFSMLayer loads the external SavedModel its config names, running its resource initialisers."""
+CVE_TORCH_WRAPPER = "CVE-2025-49655"
+VOCABULARY_LAYERS = frozenset({"StringLookup", "IntegerLookup", "TextVectorization"})
+EXTERNAL_KEYS = frozenset({"vocabulary", "idf_weights", "filepath", "file_path", "path", "origin", "url", "fname"})
+"""Config keys whose string value, when a path or URL, makes the loader read outside the artifact."""
+NETWORK_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+KERAS_NON_MODELING_API = {
+    "enable_unsafe_deserialization": CVE_UNSAFE_DESERIALIZATION,
+    "set_global_attribute": CVE_UNSAFE_DESERIALIZATION,
+    "get_file": CVE_GET_FILE,
+    "load_model": "nested load_model",
+    "load_weights": "nested load_weights",
+    "model_from_json": "nested model_from_json",
+    "deserialize_keras_object": "nested deserialisation",
+}
+"""Keras functions that are no part of a model: named in a config, the loader would call them."""
+CODE_CARRYING_KEYS = {"ResidualWrapper": "residual_fn"}
+"""Layers other than Lambda whose config holds a Python function as marshalled bytecode."""
+TORCH_WRAPPER_CLASSES = frozenset({"TorchModuleWrapper"})
+
+
+def _external_reference(value: Any) -> str | None:
+    """`network` for a URL, `file-read` for a path, None for inline data (a list, a bare token)."""
+    if not isinstance(value, str) or not value:
+        return None
+    if NETWORK_SCHEME.match(value):
+        return "file-read" if value.startswith("file://") else "network"
+    if value.startswith(("/", "~", "./", "../")) or re.match(r"^[A-Za-z]:[\\/]", value) or "/" in value:
+        return "file-read"
+    return None
+
+
+def _technique_dangers(where: str, cls: Any, inner: dict[str, Any], node: dict[str, Any]) -> list[ConfigDanger]:
+    """The published techniques that are not Lambdas or foreign modules: external files and URLs,
+    external SavedModels, Keras' own non-modeling functions, bytecode outside a Lambda."""
+    at = where or "<root>"
+    found = []
+    if cls == "TFSMLayer":
+        target = inner.get("filepath")
+        found.append(
+            ConfigDanger(
+                Severity.HIGH,
+                "external-savedmodel",
+                at,
+                f"TFSMLayer loads the SavedModel at {target!r}, running its resource initialisers",
+                CVE_TFSMLAYER,
+            )
+        )
+    for key in sorted(EXTERNAL_KEYS & inner.keys()):
+        kind = _external_reference(inner[key])
+        if kind is None or cls == "TFSMLayer":
+            continue
+        technique = CVE_VOCABULARY if cls in VOCABULARY_LAYERS else ""
+        what = "fetches" if kind == "network" else "reads"
+        severity = Severity.HIGH if kind == "network" else Severity.MEDIUM
+        found.append(
+            ConfigDanger(
+                severity, kind, f"{at}.config.{key}", f"{_label(cls, inner)} {what} {inner[key]!r} on load", technique
+            )
+        )
+    if cls in CODE_CARRYING_KEYS and inner.get(CODE_CARRYING_KEYS[cls]) is not None:
+        key = CODE_CARRYING_KEYS[cls]
+        size = _marshalled_size(inner[key])
+        carried = f"{size} bytes of marshalled bytecode" if size is not None else "a Python function"
+        found.append(
+            ConfigDanger(
+                Severity.HIGH,
+                "lambda",
+                f"{at}.config.{key}",
+                f"{_label(cls, inner)} carries {carried} in {key}",
+                f"{cls}.{key}",
+            )
+        )
+    if cls in TORCH_WRAPPER_CLASSES:
+        found.append(
+            ConfigDanger(
+                Severity.HIGH,
+                "pickle",
+                at,
+                f"{cls} holds a serialised torch module, unpickled on load",
+                CVE_TORCH_WRAPPER,
+            )
+        )
+    module = node.get("module")
+    named = node.get("config") if cls == "function" else cls
+    if (
+        isinstance(module, str)
+        and _is_safe_module(module)
+        and isinstance(named, str)
+        and named in KERAS_NON_MODELING_API
+    ):
+        found.append(
+            ConfigDanger(
+                Severity.HIGH,
+                "keras-api",
+                at,
+                f"names {module}.{named}, no part of a model: the loader would call it",
+                KERAS_NON_MODELING_API[named],
+            )
+        )
+    return found
 
 
 def find_code_in_config(config: Any) -> list[ConfigDanger]:
@@ -157,10 +290,15 @@ def find_code_in_config(config: Any) -> list[ConfigDanger]:
         inner: dict[str, Any] = raw_inner if isinstance(raw_inner, dict) else {}
         if cls in LAMBDA_CLASSES:
             dangers.append(_lambda_danger(where, cls, inner))
+            dangers.extend(_technique_dangers(where, cls, inner, node))
             lambdas.append(where)
             continue
         if inside_lambda:
-            continue  # the Lambda's function, its module and its closure are part of that one finding
+            # The Lambda's function, its module and its closure are part of that one finding, except
+            # Keras' own non-modeling functions, which name a technique of their own.
+            dangers.extend(d for d in _technique_dangers(where, cls, inner, node) if d.kind == "keras-api")
+            continue
+        dangers.extend(_technique_dangers(where, cls, inner, node))
         if cls in RAW_OP_WRAPPERS:
             fn = inner.get("function") or inner.get("method_name") or "?"
             dangers.append(
@@ -172,7 +310,13 @@ def find_code_in_config(config: Any) -> list[ConfigDanger]:
             size = _marshalled_size(node)
             carried = f", {size} bytes of marshalled bytecode" if size is not None else ""
             dangers.append(
-                ConfigDanger(Severity.HIGH, "lambda", where or "<root>", f"a serialised Python lambda{carried}")
+                ConfigDanger(
+                    Severity.HIGH,
+                    "lambda",
+                    where or "<root>",
+                    f"a serialised Python lambda{carried}",
+                    "serialised __lambda__",
+                )
             )
         module = node.get("module")
         if isinstance(module, str) and module and not _is_safe_module(module):
@@ -183,6 +327,7 @@ def find_code_in_config(config: Any) -> list[ConfigDanger]:
                     "foreign-module",
                     where or "<root>",
                     f"names {named!r} of module {module!r}, imported on load",
+                    CVE_MODULE_INJECTION,
                 )
             )
         elif module == BUILTINS_MODULE and _builtin_name(node) in DANGEROUS_BUILTINS:
@@ -217,6 +362,73 @@ def _builtin_name(node: dict) -> str | None:
     return cls if isinstance(cls, str) else None
 
 
-def config_findings(config: Any, source: str) -> list[Finding]:
-    """Scan findings for a config found in `source` (a root attribute, `config.json`)."""
-    return [Finding(d.severity, d.kind, f"{source}: {d.location}", d.detail) for d in find_code_in_config(config)]
+def config_findings(config: Any, source: str, lambda_technique: str = CVE_LAMBDA) -> list[Finding]:
+    """Scan findings for a config found in `source` (a root attribute, `config.json`).
+
+    Args:
+        lambda_technique: the CVE a Lambda means where the config was found (a Keras 3 legacy `.h5`
+            ignores safe mode: CVE-2025-9905).
+    """
+    try:
+        dangers = find_code_in_config(config)
+    except ConfigTooLarge as exc:
+        return [
+            Finding(
+                Severity.HIGH,
+                "amplification",
+                source,
+                f"the config holds {exc}: an amplification input, not a model config; not walked further",
+                "json-array-bomb",
+            )
+        ]
+    return [
+        Finding(
+            d.severity,
+            d.kind,
+            f"{source}: {d.location}",
+            d.detail,
+            lambda_technique if d.technique == CVE_LAMBDA else d.technique,
+        )
+        for d in dangers
+    ]
+
+
+MAX_CONFIG_TEXT = 16 << 20
+"""A model config of more bytes than this is an amplification input (the largest real ones are a few MB)."""
+
+
+def config_text_findings(text: str, source: str, lambda_technique: str = CVE_LAMBDA) -> tuple[list[Finding], bool]:
+    """Parse a config's JSON text as data and screen it, bounded in size and depth.
+
+    Returns:
+        (findings, whether the config was parsed and screened); an oversized or too deeply nested
+        document is a finding of its own instead.
+
+    Raises:
+        ValueError: the text is not JSON at all.
+    """
+    import json
+
+    if len(text) > MAX_CONFIG_TEXT:
+        return [
+            Finding(
+                Severity.HIGH,
+                "amplification",
+                source,
+                f"a {len(text):,}-byte config, over the {MAX_CONFIG_TEXT >> 20} MiB any model config needs: not parsed",
+                "h5-attribute-bomb" if "attribute" in source else "json-size-bomb",
+            )
+        ], False
+    try:
+        config = json.loads(text)
+    except RecursionError:
+        return [
+            Finding(
+                Severity.HIGH,
+                "amplification",
+                source,
+                "the config nests deeper than any model (Python's recursion limit): not parsed",
+                "deep-nesting",
+            )
+        ], False
+    return config_findings(config, source, lambda_technique), True

@@ -322,28 +322,35 @@ def verify_h5_datasets(artifact: Artifact) -> IntegrityReport:
 
 
 def scan_h5_configs(location: Location, display: str) -> tuple[list[Finding], list[str]]:
-    """Findings in the `model_config` and `training_config` root attributes (whatever the layout).
+    """Findings in the `model_config` and `training_config` root attributes (whatever the layout), and in
+    the file's structure (external links and storage, virtual datasets, declared-size bombs).
 
     Returns:
-        (findings, the attributes scanned); both empty when the file holds no config.
+        (findings, the attributes scanned); the attributes are empty when the file holds no config.
     """
-    from ckptdiff.formats.keras_config import config_findings
+    from ckptdiff.formats.hdf5 import structure_findings
+    from ckptdiff.formats.keras_config import CVE_LAMBDA, config_text_findings
 
     h5 = open_hdf5_readonly(location, display)
     findings: list[Finding] = []
     scanned: list[str] = []
     try:
         with h5:
+            version = h5.attrs.get("keras_version", b"")
+            version = version.decode("utf-8", "replace") if isinstance(version, bytes) else str(version)
+            # Keras 3's legacy .h5 loader ignores safe_mode: a Lambda there runs (CVE-2025-9905).
+            lambda_technique = "CVE-2025-9905" if version.startswith("3") else CVE_LAMBDA
             for attr in (a for a in CONFIG_ATTRS if a in h5.attrs):
                 text = decode_text(h5.attrs[attr], f"root attribute {attr}", display)
                 try:
-                    config = json.loads(text)
-                except (json.JSONDecodeError, RecursionError) as exc:
+                    found, _ = config_text_findings(text, f"root attribute {attr}", lambda_technique)
+                except ValueError as exc:
                     raise CorruptArtifact(
                         f"{display}: root attribute {attr} is not valid JSON ({one_line(exc)})"
                     ) from None
-                findings += config_findings(config, attr)
+                findings += [replace(f, location=f.location.removeprefix("root attribute ")) for f in found]
                 scanned.append(f"root attribute {attr}")
+            findings += structure_findings(h5, "hdf5")
     except H5_ERRORS as exc:
         raise CorruptArtifact(f"{display}: damaged HDF5 file ({one_line(exc)})") from None
     return findings, scanned
@@ -379,7 +386,9 @@ class KerasH5Kind(ArtifactKind):
     def scan(self, location: Location, display: str) -> ScanResult:
         findings, scanned = scan_h5_configs(location, display)
         if scanned:
-            return ScanResult(Format.KERAS_H5, tuple(findings), tuple(scanned))
+            return ScanResult(Format.KERAS_H5, tuple(findings), (*scanned, "HDF5 links and dataset layouts"))
+        if findings:  # the structure reaches outside the file: opening it for weights would refuse it
+            return ScanResult(self.formats[0], tuple(findings), ("HDF5 links and dataset layouts",))
         # No architecture: make sure it is a weights file ckptdiff knows, which holds nothing that runs.
         with self.open(location, display) as artifact:
             fmt = artifact.format

@@ -205,6 +205,7 @@ class SavedModelKind(ArtifactKind):
         """Dangerous ops a root reaches, Lambda and custom objects in tf_keras' keras_metadata.pb, assets."""
         from ckptdiff.formats.saved_model_ops import (
             find_code_in_keras_metadata,
+            find_code_in_user_objects,
             find_dangerous_ops,
             find_dangerous_ops_in_text,
         )
@@ -219,6 +220,7 @@ class SavedModelKind(ArtifactKind):
                 if m.problems:
                     raise CorruptArtifact(m.problems[0])
             findings += find_dangerous_ops(models)
+            findings += find_code_in_user_objects(models)
             functions = sum(len(m.functions) for m in models)
             roots = sum(len(m.roots) for m in models)
             scanned.append(f"{SAVED_MODEL_PB}: {len(models)} meta graph(s), {functions} functions, {roots} roots")

@@ -78,7 +78,7 @@ DANGEROUS_OPS: dict[str, OpDanger] = {
         "TFRecordDataset TFRecordDatasetV2 TextLineDataset FixedLengthRecordDataset FixedLengthRecordDatasetV2 "
         "LMDBDataset ExperimentalLMDBDataset CSVDataset CSVDatasetV2 ExperimentalCSVDataset SqlDataset "
         "ExperimentalSqlDataset LoadDataset InitializeTableFromTextFile InitializeTableFromTextFileV2 "
-        "ImmutableConst LoadAndRemapMatrix GenerateVocabRemapping",
+        "ImmutableConst LoadAndRemapMatrix GenerateVocabRemapping DecodeProtoV2 EncodeProto",
         FILE_READ,
     ),
     **_ops(
@@ -179,7 +179,9 @@ def find_dangerous_ops(models: list[MetaGraphModel]) -> list[Finding]:
             if node.op in CHECKPOINT_IO_OPS and all(r.kind == ROOT_SAVER for r in roots):
                 continue
             findings.append(
-                Finding(danger.severity, danger.kind, location, f"{node.op} {danger.what}; {_reached_text(roots)}")
+                Finding(
+                    danger.severity, danger.kind, location, f"{node.op} {danger.what}; {_reached_text(roots)}", node.op
+                )
             )
     return findings
 
@@ -208,8 +210,32 @@ def find_dangerous_ops_in_text(pbtxt: Location, display: str) -> list[Finding]:
                 danger.kind,
                 f"{pbtxt.name}: op {op}",
                 f"{op} {danger.what} (text format: reachability not computed, so the saver's own I/O counts too)",
+                op,
             )
         )
+    return findings
+
+
+def find_code_in_user_objects(models: list[MetaGraphModel]) -> list[Finding]:
+    """Findings for the Keras configs TF 2.2-2.4 tf.keras kept in `SavedObject.user_object.metadata`.
+
+    A SavedModel of that era has no keras_metadata.pb: tf_keras' `load_model` falls back to these
+    strings and rebuilds the layers from them, Lambda bytecode included.
+    """
+    findings: list[Finding] = []
+    for model in models:
+        for node_path, identifier, text in model.user_objects:
+            if not identifier.startswith("_tf_keras"):
+                continue
+            try:
+                config = json.loads(text)
+            except (json.JSONDecodeError, RecursionError):
+                continue  # not a Keras config: nothing a Keras loader would rebuild
+            for danger in find_code_in_config(config):
+                where = f"saved_model.pb:user_object {node_path}" + (
+                    "" if danger.location == "<root>" else f".{danger.location}"
+                )
+                findings.append(Finding(danger.severity, danger.kind, where, danger.detail, danger.technique))
     return findings
 
 
@@ -231,5 +257,5 @@ def find_code_in_keras_metadata(path: Location, display: str) -> list[Finding]:
             raise CorruptArtifact(f"{what}: metadata of {node_path!r} is not JSON") from None
         for danger in find_code_in_config(config):
             where = f"{path.name}:{node_path}" + ("" if danger.location == "<root>" else f".{danger.location}")
-            findings.append(Finding(danger.severity, danger.kind, where, danger.detail))
+            findings.append(Finding(danger.severity, danger.kind, where, danger.detail, danger.technique))
     return findings

@@ -63,6 +63,10 @@ COLLECTION_NODE_LIST = 1
 NODE_LIST_VALUE = 1
 ASSET_FILENAME = 2
 OBJECT_GRAPH_NODES = 1
+OBJECT_USER_OBJECT = 4
+USER_OBJECT_IDENTIFIER = 1
+USER_OBJECT_METADATA = 3
+"""SavedUserObject.metadata: the Keras layer config tf.keras (TF 2.2-2.4) kept here before keras_metadata.pb."""
 OBJECT_GRAPH_CONCRETE_FUNCTIONS = 2
 OBJECT_CHILDREN = 1
 OBJECT_SLOT_VARIABLES = 3
@@ -131,6 +135,8 @@ class MetaGraphModel:
     """name -> method_name, inputs, outputs (sorted input and output keys)."""
     tensorflow_version: str = ""
     tensorflow_git_version: str = ""
+    user_objects: list[tuple[str, str, str]] = field(default_factory=list)
+    """(object path, identifier, metadata JSON) of every SavedUserObject that carries metadata."""
     problems: list[str] = field(default_factory=list)
     """Object-graph references outside the node list: TensorFlow could not load this meta graph."""
 
@@ -331,6 +337,14 @@ def _restored_roots(meta: pw.Message, model: MetaGraphModel, context: str) -> li
             return []
         children.append(refs)
     paths = _first_paths(children)
+    for i, node in enumerate(nodes):
+        user = pw.get_bytes(node, OBJECT_USER_OBJECT, what)
+        if user is not None:
+            fields = pw.parse_message(user, what)
+            metadata = pw.get_str(fields, USER_OBJECT_METADATA, what)
+            if metadata:
+                identifier = pw.get_str(fields, USER_OBJECT_IDENTIFIER, what)
+                model.user_objects.append((paths[i] or "<root>", identifier, metadata))
     roots: list[Root] = []
     seen: set[str] = set()
     for i, node in enumerate(nodes):

@@ -19,8 +19,9 @@ def render_scan_table(report: ScanReport) -> str:
     lines.extend(f"note:     {n}" for n in report.notes)
     lines.append("")
     if report.findings:
-        rows = [[f.severity, f.kind, f.location, f.detail] for f in report.findings]
-        lines.append(tabulate(rows, headers=["severity", "kind", "location", "detail"], disable_numparse=True))
+        rows = [[f.severity, f.kind, f.technique or "-", f.location, f.detail] for f in report.findings]
+        headers = ["severity", "kind", "technique", "location", "detail"]
+        lines.append(tabulate(rows, headers=headers, disable_numparse=True))
     else:
         lines.append("(no findings: nothing in this artifact runs, imports, writes or reads when it is loaded)")
     lines.append("")
@@ -42,7 +43,13 @@ def scan_json(report: ScanReport) -> dict[str, Any]:
         "failing_severities": list(FAILING_SEVERITIES),
         "clean": report.clean,
         "findings": [
-            {"severity": f.severity, "kind": f.kind, "location": f.location, "detail": f.detail}
+            {
+                "severity": f.severity,
+                "kind": f.kind,
+                "technique": f.technique,
+                "location": f.location,
+                "detail": f.detail,
+            }
             for f in report.findings
         ],
     }

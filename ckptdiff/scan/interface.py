@@ -38,6 +38,8 @@ class Finding:
     `function/node`, an asset path."""
     detail: str
     """One sentence for people."""
+    technique: str = ""
+    """The published technique it matches (`CVE-2025-1550`, `CVE-2025-12058`, an op name), or ""."""
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import os
 
+from ckptdiff.errors import NotKerasArchive, UnknownArtifactKind
 from ckptdiff.formats import detect_artifact
-from ckptdiff.scan.interface import SEVERITIES, ScanReport
+from ckptdiff.scan.interface import SEVERITIES, Finding, ScanReport
+from ckptdiff.storage import locate
 
 
 def scan_artifact(path: str | os.PathLike[str]) -> ScanReport:
@@ -38,17 +40,47 @@ def scan_artifact(path: str | os.PathLike[str]) -> ScanReport:
         CkptdiffError: the artifact is missing, of no known kind, or too damaged to judge.
     """
     display = os.fspath(path)
-    found = detect_artifact(display)
-    result = found.kind.scan(found.location, display)
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    findings = tuple(sorted(result.findings, key=lambda f: rank.get(f.severity, len(rank))))
-    counts = {str(s): sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
-    return ScanReport(
-        path=display,
-        format=result.format,
-        scanner=found.kind.scanner_name or found.kind.name,
-        findings=findings,
-        scanned=result.scanned,
-        notes=result.notes,
-        counts=counts,
+    try:
+        found = detect_artifact(display)
+        result = found.kind.scan(found.location, display)
+    except (UnknownArtifactKind, NotKerasArchive):
+        container = _scan_container(display)
+        if container is None:
+            raise
+        return container
+    return _report(
+        display,
+        result.format,
+        found.kind.scanner_name or found.kind.name,
+        result.findings,
+        result.scanned,
+        result.notes,
     )
+
+
+def _report(
+    display: str,
+    fmt: str,
+    scanner: str,
+    findings: tuple[Finding, ...] | list[Finding],
+    scanned: tuple[str, ...] | list[str],
+    notes: tuple[str, ...] | list[str],
+) -> ScanReport:
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    ordered = tuple(sorted(findings, key=lambda f: rank.get(f.severity, len(rank))))
+    counts = {str(s): sum(1 for f in ordered if f.severity == s) for s in SEVERITIES}
+    return ScanReport(display, fmt, scanner, ordered, tuple(scanned), tuple(notes), counts)
+
+
+def _scan_container(display: str) -> ScanReport | None:
+    """A plain zip or tar that is no artifact itself: the Keras archives it carries are scanned."""
+    from ckptdiff.formats.keras_archive_scan import scan_container_file
+
+    location = locate(display)
+    if not location.is_file():
+        return None
+    scanned = scan_container_file(location, display)
+    if scanned is None:
+        return None
+    findings, parts, notes = scanned
+    return _report(display, "archive", "container", findings, parts, notes)
