@@ -5,7 +5,7 @@ CKPTDIFF := $(VENV)/bin/ckptdiff
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install lint test demo samples readme bench bench-detect clean
+.PHONY: install system-deps lint test demo samples readme bench bench-detect clean
 
 install: $(STAMP)
 
@@ -15,13 +15,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# System packages the tests use: strace (the no-file/no-network guarantee is checked on system calls).
+system-deps:
+	@command -v strace >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq strace) || echo "strace not installed: its test will skip"
+
 # The lint and type gate: ruff (lint and format check) and mypy, configured in pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ckptdiff tests scripts bench
 	$(VENV)/bin/ruff format --check ckptdiff tests scripts bench
 	$(VENV)/bin/mypy
 
-test: lint
+test: lint system-deps
 	$(PY) -m pytest -q
 
 # The main job on bundled samples: list a file, then check two restores (the first one fails on purpose).

@@ -472,6 +472,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(ExitCode.OK)
+    except (RecursionError, MemoryError) as exc:
+        click.echo(
+            f"ckptdiff: error: the input nests too deep or is too large to process safely ({type(exc).__name__}); "
+            "run `ckptdiff scan` on it",
+            err=True,
+        )
+        sys.exit(ExitCode.ERROR)
     except Exception as exc:  # the one-line contract holds even for our own bugs
         if os.environ.get("CKPTDIFF_DEBUG"):
             traceback.print_exc()

@@ -297,3 +297,40 @@ def structure_findings(h5: h5py.File, source: str) -> list[Any]:
                     )
                 )
     return findings
+
+
+MAX_SOFT_LINKS = 16
+"""Soft links followed in a row before a path is called a loop."""
+
+
+def local_child(group: h5py.Group, name: str) -> h5py.Group | h5py.Dataset | None:
+    """The object `name` (one path component) of group, only when it lies inside this file.
+
+    `group.get(name)`, `group[name]` and even `name in group` follow external links (HDF5 then opens
+    the file the link names, a path the artifact chose); this never does. Soft links are resolved
+    component by component from the file's root, so one cannot lead through an external link either.
+
+    Returns:
+        The group or dataset, or None when missing, external, user-defined or a soft-link loop.
+    """
+    return _local_child(group, name, 0)
+
+
+def _local_child(group: h5py.Group, name: str, hops: int) -> h5py.Group | h5py.Dataset | None:
+    try:
+        link = group.get(name, getlink=True)
+    except H5_ERRORS:
+        return None
+    if isinstance(link, h5py.HardLink):
+        obj = group[name]
+        return obj if isinstance(obj, (h5py.Group, h5py.Dataset)) else None
+    if isinstance(link, h5py.SoftLink) and hops < MAX_SOFT_LINKS:
+        node: Any = group.file if link.path.startswith("/") else group
+        for part in (p for p in link.path.split("/") if p not in ("", ".")):
+            if not isinstance(node, h5py.Group):
+                return None
+            node = _local_child(node, part, hops + 1)
+            if node is None:
+                return None
+        return node if isinstance(node, (h5py.Group, h5py.Dataset)) else None
+    return None

@@ -52,6 +52,7 @@ from ckptdiff.formats.hdf5 import (
     all_datasets,
     decode_text,
     is_hdf5,
+    local_child,
     make_h5_entry,
     one_line,
     open_hdf5_readonly,
@@ -133,8 +134,9 @@ class _Collector:
 
 
 def _read_legacy_layout(h5: h5py.File, display: str, resolved: str, resources: contextlib.ExitStack) -> Artifact:
-    if MODEL_WEIGHTS_GROUP in h5 and isinstance(h5.get(MODEL_WEIGHTS_GROUP), h5py.Group):
-        kind, weights_root = KIND_FULL_MODEL, h5[MODEL_WEIGHTS_GROUP]
+    model_weights = local_child(h5, MODEL_WEIGHTS_GROUP)
+    if isinstance(model_weights, h5py.Group):
+        kind, weights_root = KIND_FULL_MODEL, model_weights
     elif read_name_list(h5, LAYER_NAMES_ATTR, display) is not None:
         kind, weights_root = KIND_WEIGHTS_ONLY, h5
     else:
@@ -146,9 +148,10 @@ def _read_legacy_layout(h5: h5py.File, display: str, resolved: str, resources: c
     config = _parse_json_attr(h5, MODEL_CONFIG_ATTR, display)
     training_config = _parse_json_attr(h5, TRAINING_CONFIG_ATTR, display)
     layers = _read_layers(weights_root, collector, _layer_classes(config), display)
-    has_optimizer = isinstance(h5.get(OPTIMIZER_WEIGHTS_GROUP), h5py.Group)
-    if has_optimizer:
-        _read_optimizer_weights(h5[OPTIMIZER_WEIGHTS_GROUP], collector, display)
+    optimizer_weights = local_child(h5, OPTIMIZER_WEIGHTS_GROUP)
+    has_optimizer = isinstance(optimizer_weights, h5py.Group)
+    if isinstance(optimizer_weights, h5py.Group):
+        _read_optimizer_weights(optimizer_weights, collector, display)
     _add_unlisted(h5, collector)
     if collector.missing:
         collector.notes.append(
@@ -195,7 +198,7 @@ def _read_layers(
     records: list[LayerRecord] = []
     absent: list[str] = []
     for name in layer_names:
-        layer_group = weights_root.get(name)
+        layer_group = local_child(weights_root, name)
         if not isinstance(layer_group, h5py.Group):
             absent.append(name)
             records.append(LayerRecord(name=name, weight_keys=(), class_name=classes.get(name), layer_name=name))
@@ -203,7 +206,7 @@ def _read_layers(
         records.append(_read_layer(layer_group, name, collector, classes.get(name), display))
     if absent:
         collector.notes.append(f"{len(absent)} layer(s) in {LAYER_NAMES_ATTR} have no group: {summarize(absent)}")
-    top = weights_root.get(TOP_LEVEL_WEIGHTS_GROUP)
+    top = local_child(weights_root, TOP_LEVEL_WEIGHTS_GROUP)
     if TOP_LEVEL_WEIGHTS_GROUP not in layer_names and isinstance(top, h5py.Group):
         record = _read_layer(top, TOP_LEVEL_WEIGHTS_GROUP, collector, None, display)
         if record.weight_names:
