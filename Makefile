@@ -5,7 +5,7 @@ CKPTDIFF := $(VENV)/bin/ckptdiff
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install system-deps lint test demo samples readme bench bench-detect clean
+.PHONY: install system-deps lint test demo samples readme bench bench-detect bench-hostile clean
 
 install: $(STAMP)
 
@@ -46,6 +46,9 @@ readme: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/speed.py
+
+bench-hostile: $(STAMP)
+	$(PY) bench/hostile.py
 
 bench-detect: $(STAMP)
 	$(PY) bench/detect.py

@@ -236,6 +236,12 @@ def structure_findings(h5: h5py.File, source: str) -> list[Any]:
     findings: list[Finding] = []
 
     def visit(name: str, link: Any) -> None:
+        try:
+            inspect_link(name, link)
+        except Exception:
+            return
+
+    def inspect_link(name: str, link: Any) -> None:
         if isinstance(link, h5py.ExternalLink):
             findings.append(
                 Finding(
@@ -282,7 +288,7 @@ def structure_findings(h5: h5py.File, source: str) -> list[Any]:
                     Finding(Severity.HIGH, "amplification", f"{source}: {name}", one_line(str(exc)), "CVE-2026-0897")
                 )
 
-    with contextlib.suppress(*H5_ERRORS):  # a damaged structure is for --verify; what was visited is reported
+    with contextlib.suppress(*H5_ERRORS, SystemError):  # damage is for --verify; what was visited is reported
         h5.visititems_links(visit)
         for name in h5.attrs:
             size = int(h5.attrs.get_id(name).get_storage_size())
