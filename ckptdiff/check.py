@@ -11,7 +11,6 @@ from dataclasses import replace
 from ckptdiff.artifact import Artifact, Group, TensorEntry
 from ckptdiff.errors import BadOption, CkptdiffError
 from ckptdiff.live.model import LiveModel
-from ckptdiff.match import EMULATORS
 from ckptdiff.match import hints as hint_search
 from ckptdiff.match.interface import (
     DTYPE_MISMATCH,
@@ -24,6 +23,7 @@ from ckptdiff.match.interface import (
     LoaderEmulator,
     LoaderResult,
 )
+from ckptdiff.match.registry import EMULATORS
 from ckptdiff.report.interface import (
     CheckReport,
     HintInfo,

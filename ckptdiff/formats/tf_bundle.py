@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import mmap
 import os
 import struct
@@ -64,23 +65,27 @@ DT_RESOURCE = 20
 DT_VARIANT = 21
 
 
-def _optional_ml_dtypes() -> dict[int, np.dtype]:
+ML_DTYPE_NAMES = {
+    14: "bfloat16",
+    24: "float8_e5m2",
+    25: "float8_e4m3fn",
+    26: "float8_e4m3fnuz",
+    27: "float8_e4m3b11fnuz",
+    28: "float8_e5m2fnuz",
+}
+"""DataTypes numpy knows only through ml_dtypes, imported on the first tensor of one (it costs 0.6 s)."""
+
+
+@functools.cache
+def _ml_dtypes() -> dict[int, np.dtype]:
     try:
         import ml_dtypes
     except ImportError:
         return {}
-    names = {
-        14: "bfloat16",
-        24: "float8_e5m2",
-        25: "float8_e4m3fn",
-        26: "float8_e4m3fnuz",
-        27: "float8_e4m3b11fnuz",
-        28: "float8_e5m2fnuz",
-    }
-    return {enum: np.dtype(getattr(ml_dtypes, name)) for enum, name in names.items() if hasattr(ml_dtypes, name)}
+    return {e: np.dtype(getattr(ml_dtypes, n)) for e, n in ML_DTYPE_NAMES.items() if hasattr(ml_dtypes, n)}
 
 
-NUMPY_DTYPES: dict[int, np.dtype] = {
+BASE_DTYPES: dict[int, np.dtype] = {
     1: np.dtype("float32"),
     2: np.dtype("float64"),
     3: np.dtype("int32"),
@@ -95,9 +100,18 @@ NUMPY_DTYPES: dict[int, np.dtype] = {
     19: np.dtype("float16"),
     22: np.dtype("uint32"),
     23: np.dtype("uint64"),
-    **_optional_ml_dtypes(),
 }
-"""TensorFlow DataType enum -> the numpy dtype of its little-endian on-disk bytes."""
+"""TensorFlow DataType enum -> the numpy dtype of its little-endian on-disk bytes (numpy's own)."""
+
+
+def numpy_dtype(enum: int) -> np.dtype | None:
+    """The numpy dtype of a DataType's on-disk bytes, None when ckptdiff does not decode it itself."""
+    if enum in BASE_DTYPES:
+        return BASE_DTYPES[enum]
+    if enum in ML_DTYPE_NAMES:
+        return _ml_dtypes().get(enum)
+    return None
+
 
 TF_ONLY_DTYPES: dict[int, str] = {
     11: "qint8",
@@ -111,9 +125,13 @@ TF_ONLY_DTYPES: dict[int, str] = {
     32: "uint2",
     33: "float4_e2m1fn",
 }
-"""DataTypes whose bytes ckptdiff does not decode itself: TensorFlow's reader reads them."""
-if 14 not in NUMPY_DTYPES:
-    TF_ONLY_DTYPES[14] = "bfloat16"
+"""DataTypes whose bytes ckptdiff does not decode itself: TensorFlow's reader reads them (and the
+ml_dtypes ones when ml_dtypes is missing)."""
+
+
+def _tf_only(enum: int) -> bool:
+    return enum in TF_ONLY_DTYPES or (enum in ML_DTYPE_NAMES and numpy_dtype(enum) is None)
+
 
 UNSUPPORTED_DTYPES: dict[int, str] = {0: "invalid", DT_RESOURCE: "resource", DT_VARIANT: "variant"}
 
@@ -251,7 +269,7 @@ def _parse_entry(key: str, value: memoryview, num_shards: int, what: str) -> _St
         raise CorruptArtifact(f"{what}: shard {entry.shard_id} outside the header's {num_shards} shards")
     if entry.offset < 0 or entry.size < 0:
         raise CorruptArtifact(f"{what}: negative offset {entry.offset} or size {entry.size}")
-    dtype = NUMPY_DTYPES.get(entry.dtype_enum)
+    dtype = numpy_dtype(entry.dtype_enum)
     if dtype is not None and entry.size != entry.nelements * dtype.itemsize:
         raise CorruptArtifact(
             f"{what}: {entry.size} bytes stored for shape {list(entry.shape)} of {dtype.name}, "
@@ -427,7 +445,7 @@ def _make_source(
     if e.sliced:
         name = _dtype_name(e.dtype_enum)
         return name, _guarded_tf_source(prefix, e.key, slices or [], buffers, what)
-    dtype = NUMPY_DTYPES.get(e.dtype_enum)
+    dtype = numpy_dtype(e.dtype_enum)
     if dtype is not None and big_endian and dtype.itemsize > 1:
         if dtype.kind == "V":  # ml_dtypes types have no byte-swapped numpy form
             return dtype.name, _guarded_tf_source(prefix, e.key, [e], buffers, what)
@@ -440,17 +458,18 @@ def _make_source(
         if e.size <= EAGER_STRING_BYTES:
             return "string", ArraySource(load())
         return "string", LazySource(load)
-    if e.dtype_enum in TF_ONLY_DTYPES or e.dtype_enum == DT_STRING:
+    if _tf_only(e.dtype_enum) or e.dtype_enum == DT_STRING:
         return _dtype_name(e.dtype_enum), _guarded_tf_source(prefix, e.key, [e], buffers, what)
     return _dtype_name(e.dtype_enum), UnsupportedSource(what)
 
 
 def _dtype_name(enum: int) -> str:
-    if enum in NUMPY_DTYPES:
-        return NUMPY_DTYPES[enum].name
+    dtype = numpy_dtype(enum)
+    if dtype is not None:
+        return dtype.name
     if enum == DT_STRING:
         return "string"
-    return TF_ONLY_DTYPES.get(enum) or UNSUPPORTED_DTYPES.get(enum) or f"dtype-{enum}"
+    return TF_ONLY_DTYPES.get(enum) or ML_DTYPE_NAMES.get(enum) or UNSUPPORTED_DTYPES.get(enum) or f"dtype-{enum}"
 
 
 # --- the reader ---------------------------------------------------------------------------------

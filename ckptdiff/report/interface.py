@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ckptdiff.artifact import Artifact
 from ckptdiff.integrity import IntegrityReport
-from ckptdiff.stats.fresh import InitVerdict
-from ckptdiff.stats.moments import TensorStats
+
+if TYPE_CHECKING:
+    from ckptdiff.stats.fresh import InitVerdict
+    from ckptdiff.stats.moments import TensorStats
 
 INSPECT_SCHEMA = "ckptdiff.inspect/1"
 
