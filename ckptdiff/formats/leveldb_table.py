@@ -10,8 +10,6 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import crc32c
-
 from ckptdiff.errors import CorruptArtifact, NotATable, UnreadableArtifact
 from ckptdiff.formats import protowire as pw
 from ckptdiff.storage import Location, as_location
@@ -26,6 +24,13 @@ COMPRESSION_SNAPPY = 1
 CRC_MASK_DELTA = 0xA282EAD8
 SNAPPY_MAX_EXPANSION = 22
 """A 3-byte snappy copy yields at most 64 bytes: a longer claimed output is corruption."""
+
+
+def crc32c_of(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
+    """CRC32C (Castagnoli) of data continuing crc, by the C-accelerated `crc32c` package (imported on first use)."""
+    import crc32c
+
+    return int(crc32c.crc32c(data, crc))
 
 
 def mask_crc32c(crc: int) -> int:
@@ -57,7 +62,7 @@ def _read_block(data: memoryview, handle: _BlockHandle, limit: int, what: str) -
     contents = data[handle.offset : handle.offset + handle.size]
     kind = data[handle.offset + handle.size]
     (stored,) = struct.unpack_from("<I", data, handle.offset + handle.size + 1)
-    actual = mask_crc32c(crc32c.crc32c(bytes((kind,)), crc32c.crc32c(contents)))
+    actual = mask_crc32c(crc32c_of(bytes((kind,)), crc32c_of(contents)))
     if stored != actual:
         raise CorruptArtifact(
             f"{what}: block at {handle.offset} fails its CRC32C (stored {stored:#010x}, computed {actual:#010x})"

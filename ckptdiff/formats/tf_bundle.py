@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-import crc32c
 import numpy as np
 
 from ckptdiff.artifact import (
@@ -33,7 +32,7 @@ from ckptdiff.errors import (
 from ckptdiff.formats import protowire as pw
 from ckptdiff.formats.groups import OBJECT_GRAPH_KEY, classify_key
 from ckptdiff.formats.interface import ArtifactKind, Detection
-from ckptdiff.formats.leveldb_table import mask_crc32c, read_table
+from ckptdiff.formats.leveldb_table import crc32c_of, mask_crc32c, read_table
 from ckptdiff.formats.sources import ArraySource, LazySource, MemmapSource
 from ckptdiff.integrity import IntegrityProblem, IntegrityReport, ProblemKind, VerifyMethod
 from ckptdiff.storage import Location, as_location
@@ -373,7 +372,7 @@ def decode_string_tensor(
     for _ in range(count):
         length, pos = pw.read_varint(data, pos, what)
         lengths.append(length)
-        crc = crc32c.crc32c(struct.pack("<I" if length <= 0xFFFFFFFF else "<Q", length), crc)
+        crc = crc32c_of(struct.pack("<I" if length <= 0xFFFFFFFF else "<Q", length), crc)
     if pos + 4 > len(data):
         raise CorruptArtifact(f"{what}: string tensor ends inside its length checksum")
     (stored,) = struct.unpack_from("<I", data, pos)
@@ -420,9 +419,7 @@ def _guarded_tf_source(prefix: Location, key: str, parts: list[_StoredEntry], bu
         for part in parts:
             if part.crc32c is None or part.dtype_enum == DT_STRING:
                 continue
-            actual = mask_crc32c(
-                crc32c.crc32c(memoryview(buffers[part.shard_id])[part.offset : part.offset + part.size])
-            )
+            actual = mask_crc32c(crc32c_of(memoryview(buffers[part.shard_id])[part.offset : part.offset + part.size]))
             if actual != part.crc32c:
                 raise CorruptArtifact(
                     f"{what}: stored bytes fail their CRC32C (stored {part.crc32c:#010x}, computed {actual:#010x}); "
@@ -701,7 +698,7 @@ def _check_entry(f: BinaryIO, entry: _StoredEntry, shard: Location) -> Integrity
         crc = 0
         seen = 0
         for chunk in _iter_bytes(f, entry.offset, entry.size):
-            crc = crc32c.crc32c(chunk, crc)
+            crc = crc32c_of(chunk, crc)
             seen += len(chunk)
         if seen < entry.size:
             return IntegrityProblem(entry.key, ProblemKind.TRUNCATED, f"{shard.name} ends inside the tensor ({where})")
@@ -728,11 +725,11 @@ def _string_tensor_crc(data: bytes, count: int) -> int | None:
         except CorruptArtifact:
             return None
         total += length
-        crc = crc32c.crc32c(struct.pack("<I" if length <= 0xFFFFFFFF else "<Q", length), crc)
+        crc = crc32c_of(struct.pack("<I" if length <= 0xFFFFFFFF else "<Q", length), crc)
     if pos + 4 > len(view) or pos + 4 + total > len(view):
         return None
-    crc = crc32c.crc32c(view[pos : pos + 4], crc)
-    return crc32c.crc32c(view[pos + 4 : pos + 4 + total], crc)
+    crc = crc32c_of(view[pos : pos + 4], crc)
+    return crc32c_of(view[pos + 4 : pos + 4 + total], crc)
 
 
 def dangling_graph_keys(artifact: Artifact) -> list[IntegrityProblem]:
