@@ -18,6 +18,8 @@ RAW_OP_WRAPPERS = frozenset(
     {"TFOpLambda", "SlicingOpLambda", "TFClassMethodDispatcher", "ClassMethod", "InstanceMethod", "InstanceProperty"}
 )
 SAFE_MODULES = ("keras", "tf_keras", "builtins")
+LIBRARY_MODULES = ("keras_hub",)
+"""Libraries built on Keras whose own classes a config may name: loading needs them installed (info)."""
 """Modules (and their submodules) a config may name without that being code from elsewhere."""
 BUILTINS_MODULE = "builtins"
 DANGEROUS_BUILTINS = frozenset(
@@ -319,7 +321,17 @@ def find_code_in_config(config: Any) -> list[ConfigDanger]:
                 )
             )
         module = node.get("module")
-        if isinstance(module, str) and module and not _is_safe_module(module):
+        registered = node.get("registered_name")
+        if _is_library_object(module, registered):
+            dangers.append(
+                ConfigDanger(
+                    Severity.INFO,
+                    "library",
+                    where or "<root>",
+                    f"{registered or cls!r} of {module!r}: loading needs keras_hub installed (its own class)",
+                )
+            )
+        elif isinstance(module, str) and module and not _is_safe_module(module):
             named = cls if cls != "function" else node.get("config")
             dangers.append(
                 ConfigDanger(
@@ -339,10 +351,11 @@ def find_code_in_config(config: Any) -> list[ConfigDanger]:
                     f"names the Python builtin {_builtin_name(node)!r}",
                 )
             )
-        if isinstance(cls, str) and REGISTERED_NAME_SEPARATOR in cls and cls not in KERAS_OWN_REGISTERED_NAMES:
+        if _is_library_object(module, registered):
+            pass  # reported above as the library it needs
+        elif isinstance(cls, str) and REGISTERED_NAME_SEPARATOR in cls and cls not in KERAS_OWN_REGISTERED_NAMES:
             dangers.append(ConfigDanger(Severity.MEDIUM, "custom-object", where or "<root>", f"custom object {cls!r}"))
         else:
-            registered = node.get("registered_name")
             if (
                 isinstance(registered, str)
                 and REGISTERED_NAME_SEPARATOR in registered
@@ -352,6 +365,16 @@ def find_code_in_config(config: Any) -> list[ConfigDanger]:
                     ConfigDanger(Severity.MEDIUM, "custom-object", where or "<root>", f"custom object {registered!r}")
                 )
     return dangers
+
+
+def _is_library_object(module: Any, registered: Any) -> bool:
+    """A class of a known Keras library (keras_hub): its module is the library's and so is its registered
+    name (`keras_hub>BertBackbone`); anything else naming such a module stays a finding."""
+    if not isinstance(module, str) or not any(module == m or module.startswith(m + ".") for m in LIBRARY_MODULES):
+        return False
+    return registered is None or (
+        isinstance(registered, str) and registered.split(REGISTERED_NAME_SEPARATOR)[0] in LIBRARY_MODULES
+    )
 
 
 def _builtin_name(node: dict) -> str | None:

@@ -45,9 +45,14 @@ def rebuild_from_artifact(path: Path) -> tuple[Any, tuple[str, ...]]:
         BadModelSpec: the file holds no readable architecture, or Keras cannot rebuild it.
         UnsafeArtifact: the architecture needs code, files or the network to rebuild.
     """
-    if not path.is_file():
+    if path.is_dir():
+        text, keras_version = _directory_config(path)
+    elif not path.is_file():
         raise BadModelSpec(f"--model {path}: no such file")
-    text, keras_version = _archive_config(path) if path.name.endswith(".keras") else _h5_config(path)
+    elif path.name.endswith(".keras"):
+        text, keras_version = _archive_config(path)
+    else:
+        text, keras_version = _h5_config(path)
     config = _parse(text, path)
     _screen(config, path)
     import_tensorflow()
@@ -142,6 +147,20 @@ def _archive_config(path: Path) -> tuple[str, str]:
                 metadata = {}
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, NotImplementedError) as exc:
         raise BadModelSpec(f"--model {path}: not a readable .keras archive ({one_line(str(exc))})") from None
+    version = metadata.get("keras_version", "3") if isinstance(metadata, dict) else "3"
+    return text, str(version)
+
+
+def _directory_config(path: Path) -> tuple[str, str]:
+    """An unzipped model directory or a KerasHub preset: its config.json (the backbone, for a preset)."""
+    config, meta = path / "config.json", path / "metadata.json"
+    try:
+        if config.stat().st_size > MAX_CONFIG_TEXT:
+            raise UnsafeArtifact(f"--model {path}: config.json is over 16 MiB: refused")
+        text = config.read_text(encoding="utf-8")
+        metadata = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {}
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadModelSpec(f"--model {path}: not a readable model directory ({one_line(str(exc))})") from None
     version = metadata.get("keras_version", "3") if isinstance(metadata, dict) else "3"
     return text, str(version)
 

@@ -35,7 +35,9 @@ def load_live_model(spec: str) -> LiveModel:
         UnsafeArtifact: the stored architecture needs code to rebuild.
     """
     with native_stderr_silenced(), stdout_captured() as printed:
-        if spec.endswith((".keras", ".h5", ".hdf5")) and ":" not in Path(spec).name:
+        if (spec.endswith((".keras", ".h5", ".hdf5")) and ":" not in Path(spec).name) or (
+            Path(spec).is_dir() and (Path(spec) / "config.json").is_file()
+        ):
             from ckptdiff.live.rebuild import rebuild_from_artifact
 
             obj, notes = rebuild_from_artifact(Path(spec))

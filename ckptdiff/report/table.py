@@ -18,6 +18,13 @@ def render_artifact_header(info: ArtifactInfo) -> list[str]:
     lines = [f"artifact: {info.path} ({info.format})"]
     if info.resolved and info.resolved != info.path:
         lines.append(f"read:     {info.resolved}")
+    meta = info.metadata
+    if "keras_hub_version" in meta:
+        tasks = ", ".join(str(t) for t in meta.get("tasks") or []) or "none"
+        lines.append(
+            f"preset:   Keras {meta.get('keras_version', '?')}, keras_hub {meta['keras_hub_version']}, "
+            f"{meta.get('parameter_count', '?')} parameters, tasks: {tasks}"
+        )
     lines.extend(f"note:     {note}" for note in info.notes)
     return lines
 
