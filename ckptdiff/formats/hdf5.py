@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import h5py
 import numpy as np
@@ -20,6 +21,7 @@ from ckptdiff.formats.h5_safety import check_dataset_fits, check_global_heaps
 from ckptdiff.formats.sources import H5DatasetSource
 from ckptdiff.storage import Location
 
+T = TypeVar("T")
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MAX_USER_BLOCK = 1 << 20
 """HDF5 allows a user block before the signature: at 512, 1024, 2048, ... bytes, up to this far."""
@@ -340,3 +342,27 @@ def _local_child(group: h5py.Group, name: str, hops: int) -> h5py.Group | h5py.D
                 return None
         return node if isinstance(node, (h5py.Group, h5py.Dataset)) else None
     return None
+
+
+def read_hdf5_guarded(
+    location: Location, display: str, read: Callable[[h5py.File, contextlib.ExitStack], T], what: str = "HDF5 file"
+) -> T:
+    """Open an HDF5 file with the guarded opener and hand it to read; the file stays open in the
+    returned resources (read registers nothing else), and every h5py failure becomes CorruptArtifact.
+
+    Raises:
+        NotHdf5, CorruptArtifact: as open_hdf5_readonly; CorruptArtifact for damage read meets.
+    """
+    from ckptdiff.errors import CkptdiffError
+
+    h5 = open_hdf5_readonly(location, display)
+    resources = contextlib.ExitStack()
+    resources.callback(h5.close)
+    try:
+        return read(h5, resources)
+    except CkptdiffError:
+        resources.close()
+        raise
+    except H5_ERRORS as exc:
+        resources.close()
+        raise CorruptArtifact(f"{display}: damaged {what} ({one_line(exc)})") from None

@@ -45,7 +45,7 @@ from typing import Any
 import h5py
 
 from ckptdiff.artifact import Artifact, Format, Group, LayerRecord, TensorEntry
-from ckptdiff.errors import CkptdiffError, CorruptArtifact, NotHdf5, UnknownArtifactKind, UnreadableArtifact
+from ckptdiff.errors import CorruptArtifact, NotHdf5, UnknownArtifactKind, UnreadableArtifact
 from ckptdiff.formats.groups import classify_key
 from ckptdiff.formats.hdf5 import (
     H5_ERRORS,
@@ -56,6 +56,7 @@ from ckptdiff.formats.hdf5 import (
     make_h5_entry,
     one_line,
     open_hdf5_readonly,
+    read_hdf5_guarded,
     read_name_list,
     resolve_dataset,
     summarize,
@@ -93,18 +94,10 @@ def read_keras_h5(path: Location | str | os.PathLike[str], display: str) -> Arti
         UnknownArtifactKind: the file is HDF5 but has no Keras weights layout.
     """
     path = as_location(path)
-    h5 = open_hdf5_readonly(path, display)
-    resources = contextlib.ExitStack()
-    resources.callback(h5.close)
-    try:
-        artifact = _read_legacy_layout(h5, display, path.display, resources)
-        return replace(artifact, location=path)
-    except CkptdiffError:
-        resources.close()
-        raise
-    except H5_ERRORS as exc:
-        resources.close()
-        raise CorruptArtifact(f"{display}: damaged HDF5 file ({one_line(exc)})") from None
+    artifact = read_hdf5_guarded(
+        path, display, lambda h5, resources: _read_legacy_layout(h5, display, path.display, resources)
+    )
+    return replace(artifact, location=path)
 
 
 # --- the legacy layout ---------------------------------------------------------------------------

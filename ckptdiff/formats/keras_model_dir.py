@@ -12,13 +12,12 @@ the Keras 3 container layout (keras3_layout), attributed to the config's layers.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
 from ckptdiff.artifact import Artifact, Format
-from ckptdiff.errors import CkptdiffError, CorruptArtifact, UnknownArtifactKind, one_line
-from ckptdiff.formats.hdf5 import H5_ERRORS, open_hdf5_readonly
+from ckptdiff.errors import CorruptArtifact, UnknownArtifactKind, one_line
+from ckptdiff.formats.hdf5 import H5_ERRORS, read_hdf5_guarded
 from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.formats.keras3_layout import read_keras3_layout
 from ckptdiff.formats.keras_config import MAX_CONFIG_TEXT, config_text_findings
@@ -76,17 +75,12 @@ def read_keras_model_dir(directory: Location, display: str) -> Artifact:
             )
         raise CorruptArtifact(f"{display}: {CONFIG_FILE} but no {WEIGHTS_FILE}: the weights are missing")
     hub = "keras_hub_version" in saved
-    h5 = open_hdf5_readonly(weights, display)
-    resources = contextlib.ExitStack()
-    resources.callback(h5.close)
-    try:
-        layout = read_keras3_layout(h5, display, config=config)
-    except CkptdiffError:
-        resources.close()
-        raise
-    except H5_ERRORS as exc:
-        resources.close()
-        raise CorruptArtifact(f"{display}: damaged {WEIGHTS_FILE} ({one_line(exc)})") from None
+    layout, resources = read_hdf5_guarded(
+        weights,
+        display,
+        lambda h5, resources: (read_keras3_layout(h5, display, config=config), resources),
+        WEIGHTS_FILE,
+    )
     metadata: dict[str, Any] = {
         "kind": "keras-hub-preset" if hub else "model-directory",
         "model_class": config.get("class_name") if isinstance(config.get("class_name"), str) else None,

@@ -11,12 +11,10 @@ import os
 import h5py
 
 from ckptdiff.artifact import Artifact, Format
-from ckptdiff.errors import CkptdiffError, CorruptArtifact, UnreadableArtifact
+from ckptdiff.errors import UnreadableArtifact
 from ckptdiff.formats.hdf5 import (
-    H5_ERRORS,
     is_hdf5,
-    one_line,
-    open_hdf5_readonly,
+    read_hdf5_guarded,
 )
 from ckptdiff.formats.interface import Detection
 from ckptdiff.formats.keras3_layout import KERAS3_ROOT_GROUPS, VARS_GROUP, read_keras3_layout
@@ -64,29 +62,22 @@ def read_keras_weights_h5(path: Location | str | os.PathLike[str], display: str)
         CorruptArtifact: h5py cannot read it, or an attribute has the wrong type.
     """
     path = as_location(path)
-    h5 = open_hdf5_readonly(path, display)
-    resources = contextlib.ExitStack()
-    resources.callback(h5.close)
-    try:
+
+    def read(h5: h5py.File, resources: contextlib.ExitStack) -> Artifact:
         layout = read_keras3_layout(h5, display, config=None)
-    except CkptdiffError:
-        resources.close()
-        raise
-    except H5_ERRORS as exc:
-        resources.close()
-        raise CorruptArtifact(f"{display}: damaged HDF5 file ({one_line(exc)})") from None
-    metadata = {"kind": "weights-only", **layout.metadata()}
-    return Artifact(
-        path=display,
-        format=Format.KERAS_WEIGHTS_H5,
-        entries=layout.entries,
-        resolved=path.display,
-        location=path,
-        layers=layout.layers,
-        metadata=metadata,
-        notes=layout.notes,
-        resources=resources,
-    )
+        return Artifact(
+            path=display,
+            format=Format.KERAS_WEIGHTS_H5,
+            entries=layout.entries,
+            resolved=path.display,
+            location=path,
+            layers=layout.layers,
+            metadata={"kind": "weights-only", **layout.metadata()},
+            notes=layout.notes,
+            resources=resources,
+        )
+
+    return read_hdf5_guarded(path, display, read)
 
 
 class KerasWeightsH5Kind(KerasH5Kind):
