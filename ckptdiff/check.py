@@ -212,8 +212,8 @@ def _assess_restored(
     progress: Callable[[int], None] | None = None,
 ) -> list[VariableFinding]:
     """Statistics and the fresh-init verdict of what each restored variable would receive."""
-    restored = [f for f in variables if f.status in RESTORED and f.key in entries]
-    chosen = [entries[f.key] for f in restored]  # type: ignore[index]
+    restored = [f for f in variables if f.status in RESTORED and f.key is not None and f.key in entries]
+    chosen = [entries[key] for f in restored if (key := f.key) is not None]
     stats = compute_all_stats(chosen, progress=progress)
     verdicts = assess_all(
         chosen,

@@ -138,7 +138,7 @@ def _assess_b(results: list[TensorDiff], b: Artifact) -> list[TensorDiff]:
     chosen = [
         i for i, t in enumerate(results) if t.group == "model" and t.key_b in entries_b and t.status in (SAME, CHANGED)
     ]
-    targets = [entries_b[results[i].key_b] for i in chosen]  # type: ignore[index]
+    targets = [entries_b[key] for i in chosen if (key := results[i].key_b) is not None]
     verdicts = assess_all(targets, compute_all_stats(targets))
     out = list(results)
     for i, verdict in zip(chosen, verdicts):
@@ -190,7 +190,9 @@ def diff_artifacts(
         )
     for pair in aligned:
         ea, eb = pair.a, pair.b
-        group = (ea or eb).group  # type: ignore[union-attr]
+        present = ea if ea is not None else eb
+        assert present is not None, "an aligned pair has at least one side"
+        group = present.group
         base: dict[str, Any] = dict(
             name=pair.name,
             aligned_by=pair.how,

@@ -156,11 +156,12 @@ def get_str(fields: Message, number: int, context: str, default: str = "") -> st
 
 def get_repeated_bytes(fields: Message, number: int, context: str) -> list[memoryview]:
     """Every value of a repeated message or string field."""
-    values = fields.get(number, [])
-    for value in values:
+    values: list[memoryview] = []
+    for value in fields.get(number, []):
         if not isinstance(value, memoryview):
             raise CorruptArtifact(f"{context}: field {number} should be length-delimited, found an integer")
-    return values  # type: ignore[return-value]
+        values.append(value)
+    return values
 
 
 def get_repeated_str(fields: Message, number: int, context: str) -> list[str]:

@@ -138,7 +138,7 @@ def assess_all(
     stats: Sequence[TensorStats | None],
     *,
     initializers: Sequence[dict | None] | None = None,
-    fresh_values: Sequence[object] | None = None,
+    fresh_values: Sequence[np.ndarray | None] | None = None,
     workers: int | None = None,
 ) -> list[InitVerdict]:
     """The fresh-init verdict of every entry, in entry order, computed on all cores.
@@ -157,7 +157,7 @@ def assess_all(
             entries[i],
             stats[i],
             initializer=initializers[i] if initializers is not None else None,
-            fresh=fresh_values[i] if fresh_values is not None else None,  # type: ignore[arg-type]
+            fresh=fresh_values[i] if fresh_values is not None else None,
         )
         release = getattr(entries[i].source, "release", None)
         if release is not None:
@@ -175,4 +175,8 @@ def assess_all(
         for batch, done in zip(batches, pool.map(lambda b: [one(i) for i in b], batches)):
             for i, verdict in zip(batch, done):
                 verdicts[i] = verdict
-    return verdicts  # type: ignore[return-value]
+    assessed: list[InitVerdict] = []
+    for entry_verdict in verdicts:
+        assert entry_verdict is not None, "every index is assessed"
+        assessed.append(entry_verdict)
+    return assessed
