@@ -36,6 +36,7 @@ class Format(enum.StrEnum):
     KERAS_H5 = "keras-h5"
     KERAS_WEIGHTS_H5 = "keras-weights-h5"
     KERAS_ARCHIVE = "keras-archive"
+    KERAS_SHARDED = "keras-sharded-weights"
     KERAS_MODEL_DIR = "keras-model-dir"
     KERAS_HUB_PRESET = "keras-hub-preset"
 

@@ -11,7 +11,16 @@ from dataclasses import replace
 
 from ckptdiff.artifact import Artifact, Format
 from ckptdiff.errors import ArtifactNotFound, UnknownArtifactKind
-from ckptdiff.formats import keras_archive, keras_h5, keras_model_dir, keras_weights_h5, saved_model, tf_bundle, tf_v1
+from ckptdiff.formats import (
+    keras_archive,
+    keras_h5,
+    keras_model_dir,
+    keras_sharded,
+    keras_weights_h5,
+    saved_model,
+    tf_bundle,
+    tf_v1,
+)
 from ckptdiff.formats.checkpoint_paths import numbered_checkpoints
 from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.integrity import IntegrityReport
@@ -21,6 +30,7 @@ KINDS: tuple[ArtifactKind, ...] = (
     saved_model.KIND,
     keras_model_dir.KIND,
     tf_bundle.KIND,
+    keras_sharded.KIND,
     keras_archive.KIND,
     keras_weights_h5.KIND,
     keras_h5.KIND,

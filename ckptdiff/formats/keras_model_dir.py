@@ -13,10 +13,11 @@ the Keras 3 container layout (keras3_layout), attributed to the config's layers.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from ckptdiff.artifact import Artifact, Format
-from ckptdiff.errors import CorruptArtifact, UnknownArtifactKind, one_line
+from ckptdiff.errors import CorruptArtifact, one_line
 from ckptdiff.formats.hdf5 import H5_ERRORS, read_hdf5_guarded
 from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.formats.keras3_layout import read_keras3_layout
@@ -67,27 +68,28 @@ def read_keras_model_dir(directory: Location, display: str) -> Artifact:
     saved = _read_json(metadata_file, display) if metadata_file.is_file() else {}
     saved = saved if isinstance(saved, dict) else {}
     weights = directory.child(WEIGHTS_FILE)
-    if not weights.is_file():
-        if directory.child(SHARDED_WEIGHTS_FILE).is_file():
-            raise UnknownArtifactKind(
-                f"{display}: its weights are sharded ({SHARDED_WEIGHTS_FILE}), which this version of ckptdiff "
-                "does not read yet"
-            )
-        raise CorruptArtifact(f"{display}: {CONFIG_FILE} but no {WEIGHTS_FILE}: the weights are missing")
     hub = "keras_hub_version" in saved
+    if not weights.is_file():
+        if not directory.child(SHARDED_WEIGHTS_FILE).is_file():
+            raise CorruptArtifact(f"{display}: {CONFIG_FILE} but no {WEIGHTS_FILE}: the weights are missing")
+        # Sharded, as KerasHub saves large backbones: the shards in save order, named by their containers.
+        from ckptdiff.formats.keras_sharded import read_keras_sharded
+
+        sharded = read_keras_sharded(directory.child(SHARDED_WEIGHTS_FILE), display)
+        return replace(
+            sharded,
+            format=Format.KERAS_HUB_PRESET if hub else Format.KERAS_MODEL_DIR,
+            location=directory,
+            config=config,
+            metadata={**_metadata(config, saved, directory, hub), **sharded.metadata},
+        )
     layout, resources = read_hdf5_guarded(
         weights,
         display,
         lambda h5, resources: (read_keras3_layout(h5, display, config=config), resources),
         WEIGHTS_FILE,
     )
-    metadata: dict[str, Any] = {
-        "kind": "keras-hub-preset" if hub else "model-directory",
-        "model_class": config.get("class_name") if isinstance(config.get("class_name"), str) else None,
-        **{k: saved[k] for k in HUB_METADATA_KEYS if k in saved},
-        "preset_files": [f for f in PRESET_FILES if directory.child(f).is_file()] if hub else [],
-        **layout.metadata(),
-    }
+    metadata: dict[str, Any] = {**_metadata(config, saved, directory, hub), **layout.metadata()}
     notes: list[str] = []
     if hub and directory.child("task.weights.h5").is_file():
         notes.append("task.weights.h5 (the task's head and optimizer) is not part of this artifact: inspect it alone")
@@ -103,6 +105,15 @@ def read_keras_model_dir(directory: Location, display: str) -> Artifact:
         notes=(*notes, *layout.notes),
         resources=resources,
     )
+
+
+def _metadata(config: dict[str, Any], saved: dict[str, Any], directory: Location, hub: bool) -> dict[str, Any]:
+    return {
+        "kind": "keras-hub-preset" if hub else "model-directory",
+        "model_class": config.get("class_name") if isinstance(config.get("class_name"), str) else None,
+        **{k: saved[k] for k in HUB_METADATA_KEYS if k in saved},
+        "preset_files": [f for f in PRESET_FILES if directory.child(f).is_file()] if hub else [],
+    }
 
 
 class KerasModelDirKind(ArtifactKind):
@@ -129,7 +140,11 @@ class KerasModelDirKind(ArtifactKind):
 
     def verify(self, artifact: Artifact) -> IntegrityReport:
         from ckptdiff.formats.keras_h5 import verify_h5_datasets
+        from ckptdiff.formats.keras_sharded import verify_shards
 
+        directory = artifact.location
+        if directory is not None and not directory.child(WEIGHTS_FILE).is_file():
+            return verify_shards(replace(artifact, location=directory.child(SHARDED_WEIGHTS_FILE)))
         return verify_h5_datasets(artifact)
 
     def scan(self, location: Location, display: str) -> ScanResult:

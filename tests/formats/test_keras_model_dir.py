@@ -67,11 +67,6 @@ def test_scan_treats_keras_hub_as_a_library_and_stays_strict_elsewhere(run_cli, 
     assert not hostile["clean"] and any(f["technique"] == "CVE-2025-1550" for f in hostile["findings"])
 
 
-def test_sharded_weights_are_a_clear_one_line_error(run_cli):
-    result = run_cli("inspect", str(FORMATS / "hub_preset/gpt2_tiny_sharded"))
-    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "sharded" in result.stderr
-
-
 @pytest.mark.requires_tf
 def test_check_a_model_directory_against_itself_agrees_with_load_model(run_cli, tf):
     """`check DIR --model DIR` rebuilds the screened architecture; Keras' load_model(DIR) is the oracle:
