@@ -26,7 +26,6 @@ from ckptdiff.errors import (
     CkptdiffError,
     CorruptArtifact,
     NotKerasArchive,
-    UnknownArtifactKind,
     UnreadableArtifact,
 )
 from ckptdiff.formats.hdf5 import (
@@ -223,6 +222,8 @@ def _read_archive(path: Location, display: str, resources: contextlib.ExitStack)
             saved = meta if isinstance(meta, dict) else {}
         else:
             notes.append(f"the archive has no {METADATA_MEMBER}: Keras version and save date unknown")
+        if WEIGHTS_MEMBER not in names:
+            return _read_npz_archive(path, archive, config, saved, notes, display, resources)
         info = archive.getinfo(WEIGHTS_MEMBER)
         h5 = _open_weights_member(path, archive, info, display, resources)
     layout = read_keras3_layout(h5, display, config=config)
@@ -252,14 +253,47 @@ def _read_archive(path: Location, display: str, resources: contextlib.ExitStack)
     )
 
 
+def _read_npz_archive(
+    path: Location,
+    archive: zipfile.ZipFile,
+    config: dict[str, Any],
+    saved: dict[str, Any],
+    notes: list[str],
+    display: str,
+    resources: contextlib.ExitStack,
+) -> Artifact:
+    from ckptdiff.formats.keras_npz import read_npz_member
+
+    contents = read_npz_member(archive, archive.getinfo(NPZ_WEIGHTS_MEMBER), display)
+    if contents.pickled:
+        notes.append(
+            f"{len(contents.pickled)} member(s) of {NPZ_WEIGHTS_MEMBER} are pickles (Keras' npz store pickles its "
+            f"variables), never unpickled, so not read: {summarize(list(contents.pickled))}; see `ckptdiff scan`"
+        )
+    return Artifact(
+        path=display,
+        format=Format.KERAS_ARCHIVE,
+        entries=contents.entries,
+        resolved=path.display,
+        location=path,
+        config=config,
+        metadata={
+            "kind": "archive",
+            "weights_member": NPZ_WEIGHTS_MEMBER,
+            "keras_version": _str_or_none(saved.get("keras_version")),
+            "pickled_members": list(contents.pickled),
+        },
+        notes=tuple(notes),
+        resources=resources,
+    )
+
+
 def _check_members(names: list[str], display: str) -> None:
     missing = [m for m in (CONFIG_MEMBER, WEIGHTS_MEMBER) if m not in names]
     if not missing:
         return
     if missing == [WEIGHTS_MEMBER] and NPZ_WEIGHTS_MEMBER in names:
-        raise UnknownArtifactKind(
-            f"{display}: .keras archive stores its weights as {NPZ_WEIGHTS_MEMBER}, which ckptdiff does not read"
-        )
+        return  # read by keras_npz
     present = summarize(names) if names else "none"
     raise NotKerasArchive(
         f"{display}: zip archive is not a Keras .keras file: no {' and no '.join(missing)} (members: {present})"

@@ -83,3 +83,38 @@ def test_check_a_model_directory_against_itself_agrees_with_load_model(run_cli, 
             layer, weight = v["path"].split("/", 1)
             [variable] = [w for w in real.get_layer(layer).weights if w.path.endswith(weight) or w.name == weight]
             assert np.array_equal(np.asarray(variable.numpy()), artifact.entry(v["key"]).read()), v["path"]
+
+
+def test_npz_weights_are_never_unpickled(run_cli):
+    """Keras' npz store pickles its variables: the archive opens, names the pickles, reads none of them."""
+    result = run_cli("inspect", str(FORMATS / "npz/model.keras"), "--format", "json")
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0 and doc["tensors"] == []
+    assert doc["artifact"]["metadata"]["pickled_members"] == [
+        "__root__.npy",
+        "layers/dense.npy",
+        "layers/batch_normalization.npy",
+        "layers/dense_1.npy",
+        "layers/dense_2.npy",
+        "optimizer.npy",
+    ]
+    scan = json.loads(run_cli("scan", str(FORMATS / "npz/model.keras"), "--format", "json").stdout)
+    assert {f["technique"] for f in scan["findings"] if f["severity"] == "high"} == {"npz-pickle"}
+
+
+def test_plain_npz_arrays_are_read_with_allow_pickle_false(run_cli, tmp_path):
+    """An npz member that is a plain array (written by numpy's own savez) is read as it is."""
+    import io
+    import zipfile
+
+    value = np.arange(12, dtype=np.float32).reshape(3, 4)
+    buffer = io.BytesIO()
+    np.savez(buffer, **{"layers/dense": value})
+    target = tmp_path / "plain.keras"
+    with zipfile.ZipFile(FORMATS / "npz/model.keras") as source, zipfile.ZipFile(target, "w") as out:
+        for name in ("config.json", "metadata.json"):
+            out.writestr(name, source.read(name))
+        out.writestr("model.weights.npz", buffer.getvalue())
+    with open_artifact(target) as artifact:
+        [entry] = artifact.entries
+        assert entry.key == "layers/dense" and np.array_equal(entry.read(), value)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from ckptdiff.artifact import Artifact, Format
-from ckptdiff.errors import CorruptArtifact, NotHdf5, NotKerasArchive, UnknownArtifactKind, UnreadableArtifact
+from ckptdiff.errors import CorruptArtifact, NotHdf5, NotKerasArchive, UnreadableArtifact
 from ckptdiff.formats import open_artifact
 from ckptdiff.formats.keras3_layout import containers_from_config, list_element_key, to_snake_case
 from ckptdiff.formats.keras_archive import read_keras_archive
@@ -355,9 +355,10 @@ def test_zip_without_config_is_not_a_keras_archive(tmp_path: Path) -> None:
         open_artifact(path)
 
 
-def test_npz_weights_are_named_as_unsupported(tmp_path: Path) -> None:
+def test_an_empty_npz_weights_member_is_damage(tmp_path: Path) -> None:
+    """npz weights are read since issue 13 (tests/formats/test_keras_model_dir.py); an empty one is no npz."""
     path = _zip(tmp_path / "npz.keras", {"config.json": b"{}", "model.weights.npz": b""})
-    with pytest.raises(UnknownArtifactKind, match="model.weights.npz"):
+    with pytest.raises(CorruptArtifact, match="model.weights.npz is not a readable npz"):
         open_artifact(path)
 
 
