@@ -41,7 +41,7 @@ Conventions of the returned Artifact:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ from ckptdiff.artifact import Group, LayerRecord, TensorEntry
 from ckptdiff.formats.hdf5 import (
     all_datasets,
     decode_text,
+    local_child,
     make_h5_entry,
     summarize,
 )
@@ -96,20 +97,29 @@ class ConfigContainers:
     list_orders: dict[str, list[str]] = field(default_factory=dict)
 
 
-def containers_from_config(config: Any) -> ConfigContainers:
+def containers_from_config(config: Any, weighted: Callable[[str], bool] | None = None) -> ConfigContainers:
     """Derive Keras 3 container paths from a model config, by Keras' own naming rule.
 
     Every `layers` list of a Sequential or Functional config (nested models included) is numbered the
     way `_save_container_state` numbers `model.layers`: snake_case of the class name, `_1`, `_2`, ...
     for repeats; a Sequential's leading InputLayer is not in `model.layers` and is skipped.
+
+    With `weighted` (a test of whether the file holds variables under a container path), the numbering
+    is Keras 2.12-2.13's instead: their walk met every weighted layer twice in
+    `_layer_checkpoint_dependencies` (`layer_with_weights-k`, then `layer-i`) and named both, so the
+    n-th weighted layer of a class is `conv2d_{2n}` and a weightless one moves the counter by one
+    (keras-team/keras v2.13.1, keras/saving/saving_lib.py `_save_container_state`; fixed in 2.14 by
+    commit 0454a403). docs/formats-research.md, section 6, has the details.
     """
     found = ConfigContainers()
     if isinstance(config, dict):
-        _walk_config(config, "", found)
+        _walk_config(config, "", found, weighted)
     return found
 
 
-def _walk_config(layer_config: dict[str, Any], prefix: str, found: ConfigContainers) -> None:
+def _walk_config(
+    layer_config: dict[str, Any], prefix: str, found: ConfigContainers, weighted: Callable[[str], bool] | None = None
+) -> None:
     inner = layer_config.get("config")
     layer_list = inner.get("layers") if isinstance(inner, dict) else None
     if not isinstance(layer_list, list):
@@ -118,17 +128,24 @@ def _walk_config(layer_config: dict[str, Any], prefix: str, found: ConfigContain
         first = layer_list[0]
         if isinstance(first, dict) and first.get("class_name") == INPUT_LAYER_CLASS:
             layer_list = layer_list[1:]
-    list_path = _join(prefix, LAYERS_GROUP)
+    list_path = _join(prefix, LEGACY_LAYERS_GROUP if weighted is not None else LAYERS_GROUP)
     used: dict[str, int] = {}
+    counters: dict[str, int] = {}
     order: list[str] = []
     for item in layer_list:
         if not isinstance(item, dict) or not isinstance(item.get("class_name"), str):
             continue
-        key = _unique_name(to_snake_case(item["class_name"]), used)
+        stem = to_snake_case(item["class_name"])
+        if weighted is None:
+            key = _unique_name(stem, used)
+        else:
+            count = counters.get(stem, 0)
+            key = stem if count == 0 else f"{stem}_{count}"
+            counters[stem] = count + (2 if weighted(_join(list_path, key)) else 1)
         path = _join(list_path, key)
         order.append(key)
         found.layers[path] = ConfiguredLayer(name=_config_layer_name(item), class_name=item["class_name"])
-        _walk_config(item, path, found)
+        _walk_config(item, path, found, weighted)
     found.list_orders[list_path] = order
 
 
@@ -172,7 +189,9 @@ class Keras3Layout:
         }
 
 
-def read_keras3_layout(h5: h5py.File, display: str, config: dict[str, Any] | None) -> Keras3Layout:
+def read_keras3_layout(
+    h5: h5py.File, display: str, config: dict[str, Any] | None, keras_version: str | None = None
+) -> Keras3Layout:
     """List every container and variable of a Keras 3 weights file, in Keras' visit order.
 
     Args:
@@ -180,11 +199,15 @@ def read_keras3_layout(h5: h5py.File, display: str, config: dict[str, Any] | Non
         display: the user-facing name, for messages.
         config: the archive's parsed config.json, or None for a bare `.weights.h5`.
     """
-    derived = containers_from_config(config)
     legacy_layers = LEGACY_LAYERS_GROUP in h5 and LAYERS_GROUP not in h5
     layers_group = LEGACY_LAYERS_GROUP if legacy_layers else LAYERS_GROUP
-    if legacy_layers:
-        derived = _rename_layers_group(derived)
+    doubled = legacy_layers and (keras_version or "").startswith(("2.12", "2.13"))
+    if doubled:
+        derived = containers_from_config(config, weighted=lambda path: _holds_variables(h5, path))
+    else:
+        derived = containers_from_config(config)
+        if legacy_layers:
+            derived = _rename_layers_group(derived)
     entries: dict[str, TensorEntry] = {}
     records: list[LayerRecord] = []
     notes: list[str] = []
@@ -342,6 +365,15 @@ def _name_chain(h5: h5py.File, path: str, derived: ConfigContainers, display: st
             chain.append(parts[depth - 1])
         # otherwise a list container (`layers`, `container`): it names no object
     return "/".join(chain) if any_named else ""
+
+
+def _holds_variables(h5: h5py.File, path: str) -> bool:
+    node: Any = h5
+    for part in (*path.split("/"), VARS_GROUP):
+        node = local_child(node, part) if isinstance(node, h5py.Group) else None
+        if node is None:
+            return False
+    return isinstance(node, h5py.Group) and any(isinstance(local_child(node, k), h5py.Dataset) for k in node)
 
 
 def _rename_layers_group(derived: ConfigContainers) -> ConfigContainers:

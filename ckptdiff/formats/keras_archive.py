@@ -226,7 +226,7 @@ def _read_archive(path: Location, display: str, resources: contextlib.ExitStack)
             return _read_npz_archive(path, archive, config, saved, notes, display, resources)
         info = archive.getinfo(WEIGHTS_MEMBER)
         h5 = _open_weights_member(path, archive, info, display, resources)
-    layout = read_keras3_layout(h5, display, config=config)
+    layout = read_keras3_layout(h5, display, config=config, keras_version=_str_or_none(saved.get("keras_version")))
     metadata: dict[str, Any] = {
         "kind": "archive",
         "keras_version": _str_or_none(saved.get("keras_version")),
