@@ -39,6 +39,7 @@ class Format(enum.StrEnum):
     KERAS_SHARDED = "keras-sharded-weights"
     KERAS_MODEL_DIR = "keras-model-dir"
     KERAS_HUB_PRESET = "keras-hub-preset"
+    ORBAX = "orbax"
 
 
 def element_count(shape: tuple[int, ...] | list[int]) -> int:

@@ -17,6 +17,7 @@ from ckptdiff.formats import (
     keras_model_dir,
     keras_sharded,
     keras_weights_h5,
+    orbax,
     saved_model,
     tf_bundle,
     tf_v1,
@@ -28,6 +29,7 @@ from ckptdiff.storage import Location, locate
 
 KINDS: tuple[ArtifactKind, ...] = (
     saved_model.KIND,
+    orbax.KIND,
     keras_model_dir.KIND,
     tf_bundle.KIND,
     keras_sharded.KIND,

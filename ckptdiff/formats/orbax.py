@@ -1,0 +1,229 @@
+"""Orbax checkpoints: `keras.callbacks.OrbaxCheckpoint` and JAX users' `CheckpointManager` step directories.
+
+A checkpoint root holds one directory per step (`0/`, `1/`, ...), each with `_CHECKPOINT_METADATA`
+(the handler of every checkpointable) and one folder per checkpointable (`pytree`, `model_config`;
+`state`, `config`; `default`). An array checkpointable has `_METADATA` (its tree: every leaf's key
+path and value type) and an OCDBT database of zarr (v2 or v3) arrays, one per leaf, named by the
+tree path joined with `.`. Shapes and dtypes are in each array's zarr metadata, which tensorstore
+reads at open without reading data. String leaves (`_strings.json`) and JSON checkpointables hold no
+arrays and are named in a note. docs/formats-research.md, section 5, has the layout as observed.
+
+Read with tensorstore only: no JAX, Orbax, Keras or TensorFlow import, nothing deserialised but JSON
+and zarr metadata. tensorstore is an extra (`pip install 'ckptdiff[orbax]'`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ckptdiff.artifact import DEFAULT_CHUNK_ELEMENTS, Artifact, Format, Group, TensorEntry, element_count
+from ckptdiff.errors import BadOption, CorruptArtifact, MissingDependency, UnreadableArtifact, one_line
+from ckptdiff.formats.interface import ArtifactKind, Detection
+from ckptdiff.formats.keras_config import MAX_CONFIG_TEXT
+from ckptdiff.storage import Location
+
+STEP_METADATA = "_CHECKPOINT_METADATA"
+TREE_METADATA = "_METADATA"
+STRINGS_FILE = "_strings.json"
+ARRAY_VALUE_TYPES = ("np.ndarray", "jax.Array", "scalar")
+KERAS_STATE_KEYS = ("trainable_variables", "non_trainable_variables", "optimizer_variables", "metrics_variables")
+"""Top-level keys of `Model.get_state_tree()`; below them the tree is each variable's path split on `/`."""
+OPTIMIZER_KEYS = ("optimizer_variables", "opt_state")
+BOOKKEEPING_KEYS = ("metrics_variables", "step")
+
+
+def _tensorstore() -> Any:
+    try:
+        import tensorstore
+    except ImportError:
+        raise MissingDependency("reading Orbax checkpoints needs tensorstore: pip install 'ckptdiff[orbax]'") from None
+    return tensorstore
+
+
+def _is_step(location: Location) -> bool:
+    return location.is_dir() and location.child(STEP_METADATA).is_file()
+
+
+def _steps(root: Location) -> list[Location]:
+    """The root's step directories, newest (highest number) first."""
+    found = [c for c in root.iterdir() if c.name.isdigit() and _is_step(c)]
+    return sorted(found, key=lambda c: int(c.name), reverse=True)
+
+
+def _read_json(location: Location, display: str) -> Any:
+    try:
+        if location.size() > MAX_CONFIG_TEXT:
+            raise CorruptArtifact(f"{display}: {location.name} is over {MAX_CONFIG_TEXT >> 20} MiB: not Orbax metadata")
+        return json.loads(location.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CorruptArtifact(f"{display}: {location.name} is not a readable JSON file ({one_line(exc)})") from None
+
+
+@dataclass(frozen=True)
+class TensorstoreSource:
+    """One zarr array of an OCDBT database, opened by tensorstore on each read."""
+
+    spec: dict[str, Any]
+    shape: tuple[int, ...]
+
+    def _open(self) -> Any:
+        return _tensorstore().open(self.spec, open=True, read=True).result()
+
+    def read(self) -> np.ndarray:
+        return np.asarray(self._open().read().result()).reshape(self.shape)
+
+    def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
+        """Row blocks of the first axis, so a large array is never read whole."""
+        if not self.shape or element_count(self.shape) <= max_elements:
+            flat = self.read().reshape(-1)
+            for start in range(0, flat.size, max_elements):
+                yield flat[start : start + max_elements]
+            return
+        store = self._open()
+        row = element_count(self.shape[1:])
+        rows = max(1, max_elements // max(row, 1))
+        for lo in range(0, self.shape[0], rows):
+            flat = np.asarray(store[lo : min(lo + rows, self.shape[0])].read().result()).reshape(-1)
+            for start in range(0, flat.size, max_elements):
+                yield flat[start : start + max_elements]
+
+
+def _brief(exc: BaseException) -> str:
+    """tensorstore's message without the spec it appends (`[tensorstore_spec='{...}']`)."""
+    return one_line(exc).split(" [tensorstore_spec=", 1)[0]
+
+
+def _group(tree_path: tuple[str, ...]) -> Group:
+    if tree_path[0] in OPTIMIZER_KEYS:
+        return Group.OPTIMIZER
+    if tree_path[0] in BOOKKEEPING_KEYS:
+        return Group.BOOKKEEPING
+    return Group.MODEL
+
+
+def _model_path(tree_path: tuple[str, ...]) -> str:
+    """`mlp/dense/kernel` for a Keras state-tree leaf (the variable's own path), else the tree path with `/`."""
+    if tree_path[0] in KERAS_STATE_KEYS and len(tree_path) > 1:
+        return "/".join(tree_path[1:])
+    return "/".join(tree_path)
+
+
+def _leaves(tree: Any, item: str, display: str) -> list[tuple[tuple[str, ...], str]]:
+    """Every leaf of a `_METADATA` tree: its key path and value type."""
+    if not isinstance(tree, dict) or not isinstance(tree.get("tree_metadata"), dict):
+        raise CorruptArtifact(f"{display}: {item}/{TREE_METADATA} has no tree_metadata: not an Orbax pytree")
+    leaves = []
+    for name, leaf in tree["tree_metadata"].items():
+        keys = leaf.get("key_metadata") if isinstance(leaf, dict) else None
+        value = leaf.get("value_metadata") if isinstance(leaf, dict) else None
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) for k in keys):
+            raise CorruptArtifact(f"{display}: {item}/{TREE_METADATA}: leaf {name!r} has no key_metadata")
+        path = tuple(str(k.get("key")) for k in keys)
+        value_type = value.get("value_type") if isinstance(value, dict) else None
+        leaves.append((path, str(value_type)))
+    return leaves
+
+
+def _open_item(item_dir: Location, display: str, entries: list[TensorEntry], notes: list[str]) -> None:
+    item = item_dir.name
+    tree = _read_json(item_dir.child(TREE_METADATA), display)
+    local = item_dir.local_path
+    if local is None:
+        raise UnreadableArtifact(f"{display}: Orbax checkpoints are read from local directories only for now")
+    ts = _tensorstore()
+    driver = "zarr3" if tree.get("use_zarr3") else "zarr"
+    skipped: list[str] = []
+    for tree_path, value_type in _leaves(tree, item, display):
+        name = ".".join(tree_path)
+        if value_type not in ARRAY_VALUE_TYPES:
+            skipped.append(f"{name} ({value_type})")
+            continue
+        spec = {
+            "driver": driver,
+            "kvstore": {"driver": "ocdbt", "base": f"file://{local.resolve()}/"},
+            "path": name,
+        }
+        try:
+            store = ts.open(spec, open=True, read=True).result()
+        except Exception as exc:  # tensorstore raises ValueError and its own errors
+            raise CorruptArtifact(f"{display}: {item}/{name}: tensorstore cannot open it ({_brief(exc)})") from None
+        shape = tuple(int(d) for d in store.shape)
+        entries.append(
+            TensorEntry(
+                key=f"{item}/{name}",
+                shape=shape,
+                dtype=np.dtype(store.dtype.numpy_dtype).name,
+                group=_group(tree_path),
+                source=TensorstoreSource(spec, shape),
+                paths=(_model_path(tree_path),),
+            )
+        )
+    if skipped:
+        notes.append(f"{item}: {len(skipped)} leaf(s) hold no array and are not compared: {', '.join(skipped[:5])}")
+
+
+def read_orbax_step(step: Location, display: str) -> Artifact:
+    """Open one Orbax step directory: every array leaf of every checkpointable, by tensorstore.
+
+    Raises:
+        MissingDependency: tensorstore is not installed.
+        CorruptArtifact: the metadata is not JSON, or an array cannot be opened.
+    """
+    meta = _read_json(step.child(STEP_METADATA), display)
+    handlers = meta.get("item_handlers") if isinstance(meta, dict) else None
+    entries: list[TensorEntry] = []
+    notes: list[str] = []
+    items = sorted((c for c in step.iterdir() if c.is_dir()), key=lambda c: c.name)
+    for item_dir in items:
+        if item_dir.child(TREE_METADATA).is_file() and not item_dir.child(STRINGS_FILE).is_file():
+            _open_item(item_dir, display, entries, notes)
+        else:
+            notes.append(f"{item_dir.name}: no arrays (JSON or string leaves), not compared")
+    return Artifact(
+        path=display,
+        format=Format.ORBAX,
+        entries=tuple(entries),
+        resolved=step.display,
+        location=step,
+        metadata={
+            "kind": "orbax-step",
+            "step": step.name,
+            "checkpointables": [c.name for c in items],
+            "handlers": handlers if isinstance(handlers, dict) else {},
+        },
+        notes=tuple(notes),
+    )
+
+
+class OrbaxKind(ArtifactKind):
+    name = "orbax"
+    formats = (Format.ORBAX,)
+
+    def detect(self, location: Location) -> Detection | None:
+        if _is_step(location):
+            return Detection(self, location)
+        if not location.is_dir():
+            return None
+        steps = _steps(location)
+        if not steps:
+            return None
+        others = ", ".join(s.name for s in steps[1:4]) + (", ..." if len(steps) > 4 else "")
+        note = f"Orbax root: step {steps[0].name}, the latest" + (f" (also {others})" if others else "")
+        return Detection(self, steps[0], (note,))
+
+    def open(self, location: Location, display: str) -> Artifact:
+        return read_orbax_step(location, display)
+
+    def loader(self, artifact: Artifact) -> str:
+        raise BadOption(
+            f"{artifact.path}: check against a live model is not emulated for Orbax checkpoints yet; "
+            "use inspect, diff or --verify"
+        )
+
+
+KIND = OrbaxKind()
