@@ -281,6 +281,9 @@ def _hints(
         for f in variables
         if f.status == MISSING and f.key is None
     ]
+    # Entries the emulator already explained (a renumbered container) are no candidates for other variables.
+    explained_keys = frozenset(key for h in result.found_hints for key in h.explains)
+    unexpected = [e for e in unexpected if e.key not in explained_keys]
     rewrites = [h for h in hint_search.find_rewrites(missing, unexpected) if not _crosses_classes(h)]
     found = emulator.reword_hints(rewrites)
     explained = {by_path[p].index for h in found for p, _ in h.pairs if p in by_path}
@@ -288,6 +291,7 @@ def _hints(
     shift = emulator.shift_hint(live, result, list(entries.values()))
     if shift is not None:
         found.append(shift)
+    found += result.found_hints
     for f in variables:
         if shift is not None and f.key in shift.explains:
             continue  # the shift explains these mismatches better than a changed head would
@@ -311,4 +315,5 @@ def _hints(
                 )
             )
     silent: set[tuple[str, str | None]] = set(shift.silent) if shift is not None else set()
+    silent.update(pair for h in result.found_hints for pair in h.silent)
     return tuple(HintInfo(h.kind, h.message, h.pairs, h.assignment_map, h.rename) for h in found), silent

@@ -100,8 +100,17 @@ def renamed_subclassed_mlp():
     return _subclassed_mlp("classifier", LIVE_SEED)
 
 
-def _sequential_mlp(mod, second: str, seed: int, *, input_dim: int | None = None, classes: int = 3,
-                    bias_1: bool = True, batch_norm: bool = False, name: str = "mlp"):
+def _sequential_mlp(
+    mod,
+    second: str,
+    seed: int,
+    *,
+    input_dim: int | None = None,
+    classes: int = 3,
+    bias_1: bool = True,
+    batch_norm: bool = False,
+    name: str = "mlp",
+):
     """Input -> Dense(32) "dense" [-> BN] -> Dense(16) second -> Dense(classes) "dense_2"."""
     models = _models()
     mod.utils.set_random_seed(seed)
@@ -267,4 +276,27 @@ def compiled_keras3_unbuilt_optimizer():
 
     model = _models().build_keras3(seed=LIVE_SEED)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
+    return model
+
+
+# --------------------------------------------------------------------------- formats/keras21x
+def keras3_cnn():
+    """The `cnn` of make_format_samples.py (written there by tf.keras 2.12-2.15), rebuilt in Keras 3 the way a
+    user restoring those `.keras` files would: no layer names, so Keras 3 numbers the containers itself."""
+    import keras
+
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            layers.Conv2D(4, 3, padding="same", activation="relu"),
+            layers.Conv2D(4, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(4, 3, padding="same", activation="relu"),
+            layers.Flatten(),
+            layers.Dense(8, activation="relu"),
+            layers.Dense(3),
+        ],
+        name="cnn",
+    )
     return model

@@ -180,13 +180,19 @@ class Keras3Layout:
     layers: tuple[LayerRecord, ...]
     notes: tuple[str, ...]
     layers_group: str | None
+    renumbered: dict[str, str] = field(default_factory=dict)
+    """Keras 2.12-2.13 files: container path as stored -> the path Keras 2.14+ and 3 give the same layer
+    (`_layer_checkpoint_dependencies/conv2d_2` -> `_layer_checkpoint_dependencies/conv2d_1`), where they differ."""
 
     def metadata(self) -> dict[str, Any]:
         """Format facts for Artifact.metadata."""
-        return {
+        facts: dict[str, Any] = {
             "has_optimizer_weights": any(e.group == "optimizer" for e in self.entries),
             "layers_group": self.layers_group,
         }
+        if self.renumbered:
+            facts["renumbered_containers"] = dict(self.renumbered)
+        return facts
 
 
 def read_keras3_layout(
@@ -202,8 +208,11 @@ def read_keras3_layout(
     legacy_layers = LEGACY_LAYERS_GROUP in h5 and LAYERS_GROUP not in h5
     layers_group = LEGACY_LAYERS_GROUP if legacy_layers else LAYERS_GROUP
     doubled = legacy_layers and (keras_version or "").startswith(("2.12", "2.13"))
+    renumbered: dict[str, str] = {}
     if doubled:
         derived = containers_from_config(config, weighted=lambda path: _holds_variables(h5, path))
+        single = _rename_layers_group(containers_from_config(config))
+        renumbered = {d: s for d, s in zip(derived.layers, single.layers, strict=False) if d != s and d in h5}
     else:
         derived = containers_from_config(config)
         if legacy_layers:
@@ -250,11 +259,19 @@ def read_keras3_layout(
     if skipped_links:
         notes.append(f"links to other files were not followed: {summarize(skipped_links)}")
     notes.extend(_config_mismatches(h5, derived, records))
+    if renumbered:
+        notes.append(
+            f"written by Keras {keras_version}, which numbered every weighted layer twice: "
+            + ", ".join(f"{d.rsplit('/', 1)[-1]} holds {s.rsplit('/', 1)[-1]}" for d, s in list(renumbered.items())[:4])
+            + (" ..." if len(renumbered) > 4 else "")
+            + "; Keras 3 loads these containers by their stored names, into the wrong layers"
+        )
     return Keras3Layout(
         entries=tuple(entries.values()),
         layers=tuple(records),
         notes=tuple(notes),
         layers_group=layers_group if layers_group in h5 else None,
+        renumbered=renumbered,
     )
 
 

@@ -89,6 +89,9 @@ class LoaderResult:
     wanted: dict[int, str] = field(default_factory=dict)
     """For each variable, the artifact name the loader looks for (a key, an object path, a layer/weight
     name); hints compare these with the unexpected entries' names."""
+    found_hints: tuple[Hint, ...] = ()
+    """Explanations the emulator established while pairing (a container the file numbered differently
+    from the loader), with the pairs they mark as loaded from another layer (`Hint.silent`)."""
 
 
 class LoaderEmulator(abc.ABC):

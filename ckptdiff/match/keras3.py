@@ -44,6 +44,58 @@ def stored_containers(artifact: Artifact) -> dict[str, list[str]]:
 
 OPTIMIZER_CONTAINER = "optimizer"
 """Where Keras 3's saver puts a compiled model's optimizer."""
+LEGACY_CONTAINER = "_layer_checkpoint_dependencies"
+"""Where Keras 2.12-2.14 put the layers; Keras 3's H5IOStore.get falls back to it ("2.13 compatibility")."""
+
+
+def _stored_path(path: str, containers: dict[str, list[str]], legacy: bool) -> str | None:
+    """The container Keras 3's `H5IOStore.get(path)` reads: the path itself, else, in a file that has a
+    `_layer_checkpoint_dependencies` group, the path with every `layers` substring replaced by it (Keras 3.15
+    keras/src/saving/saving_lib.py, `H5IOStore.get`: `path.replace("layers", "_layer_checkpoint_dependencies")`)."""
+    if path in containers:
+        return path
+    if legacy and path:
+        alt = path.replace("layers", LEGACY_CONTAINER)
+        if alt in containers:
+            return alt
+    return None
+
+
+def _renumbering_hint(artifact: Artifact, live: LiveModel, loaded: list[tuple[str, str, list[int]]]) -> Hint | None:
+    """Containers of a Keras 2.12-2.13 file that Keras 3 reads into another layer than the one that wrote them.
+
+    `loaded` holds (live container path, stored container path, variables) for every container read through
+    the legacy fallback; the artifact's `renumbered_containers` says which layer wrote each stored container.
+    """
+    renumbered = artifact.metadata.get("renumbered_containers") or {}
+    wrong = [
+        (path, stored, variables)
+        for path, stored, variables in loaded
+        if renumbered.get(stored, stored) != path.replace("layers", LEGACY_CONTAINER)
+    ]
+    if not wrong:
+        return None
+    silent = tuple(
+        (live.variables[v].path, f"{stored}/vars/{i}")
+        for _, stored, variables in wrong
+        for i, v in enumerate(variables)
+    )
+    shown = "; ".join(
+        f"'{stored}' (the file's {renumbered.get(stored, stored).rsplit('/', 1)[-1]}) goes into '{path}'"
+        for path, stored, _ in wrong[:3]
+    )
+    return Hint(
+        kind="renumbered-container",
+        message=(
+            f"written by Keras {artifact.metadata.get('keras_version') or '2.12/2.13'}, which numbered every weighted "
+            f"layer twice; Keras 3 reads containers by their stored names, so {len(silent)} variable(s) silently "
+            f"receive another layer's weights: {shown}{' ...' if len(wrong) > 3 else ''}. Load the file with the "
+            "Keras that wrote it (it maps containers by position) and save it again with Keras 2.14 or later"
+        ),
+        pairs=silent,
+        silent=silent,
+        explains=frozenset(key for key in artifact.by_key if key.rsplit("/vars/", 1)[0] in renumbered),
+    )
 
 
 def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
@@ -67,8 +119,13 @@ def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
     }
     skipped: set[int] = set()
     notes: list[str] = []
+    legacy = any(c == LEGACY_CONTAINER or c.startswith(f"{LEGACY_CONTAINER}/") for c in containers)
+    through_fallback: list[tuple[str, str, list[int]]] = []
     for path, variables in live.keras3_store:
-        record = containers.get(path)
+        stored = _stored_path(path, containers, legacy)
+        record = containers.get(stored) if stored is not None else None
+        if stored is not None and stored != path:
+            through_fallback.append((path, stored, list(variables)))
         shown = path or "<root vars>"
         if path == OPTIMIZER_CONTAINER and record is not None and len(record) != len(variables):
             # BaseOptimizer.load_own_variables warns and returns when the counts differ: no raise.
@@ -133,6 +190,7 @@ def match_keras3(artifact: Artifact, live: LiveModel) -> LoaderResult:
         out_of_scope=never,
         skipped=frozenset(skipped),
         notes=tuple(notes),
+        found_hints=tuple(h for h in (_renumbering_hint(artifact, live, through_fallback),) if h is not None),
     )
 
 
