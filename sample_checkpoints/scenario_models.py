@@ -300,3 +300,27 @@ def keras3_cnn():
         name="cnn",
     )
     return model
+
+
+# --------------------------------------------------------------------------- formats/orbax
+def keras3_mlp_for_orbax():
+    """The model keras.callbacks.OrbaxCheckpoint saved in formats/orbax/keras_callback (models.build_keras3,
+    compiled with Adam(name="adam")), as a user restoring it has it: fresh values (seed 1), optimizer built."""
+    import keras
+
+    model = _models().build_keras3(seed=LIVE_SEED)
+    model.compile(optimizer=keras.optimizers.Adam(name="adam"), loss="sparse_categorical_crossentropy")
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def renamed_keras3_mlp_for_orbax():
+    """The same model under another name: every variable.path changes (`mlp/dense/kernel` -> `net/dense/kernel`),
+    as it does for the model keras.saving.load_model rebuilds from the checkpoint's config."""
+    import keras
+
+    keras.utils.set_random_seed(LIVE_SEED)
+    model = keras.Sequential(_models()._layers(keras), name="net")
+    model.compile(optimizer=keras.optimizers.Adam(name="adam"), loss="sparse_categorical_crossentropy")
+    model.optimizer.build(model.trainable_variables)
+    return model

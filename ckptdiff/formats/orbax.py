@@ -33,6 +33,8 @@ STRINGS_FILE = "_strings.json"
 ARRAY_VALUE_TYPES = ("np.ndarray", "jax.Array", "scalar")
 KERAS_STATE_KEYS = ("trainable_variables", "non_trainable_variables", "optimizer_variables", "metrics_variables")
 """Top-level keys of `Model.get_state_tree()`; below them the tree is each variable's path split on `/`."""
+KERAS_ITEM = "pytree"
+"""The checkpointable keras.callbacks.OrbaxCheckpoint writes `Model.get_state_tree()` to."""
 OPTIMIZER_KEYS = ("optimizer_variables", "opt_state")
 BOOKKEEPING_KEYS = ("metrics_variables", "step")
 
@@ -160,7 +162,7 @@ def _open_item(item_dir: Location, display: str, entries: list[TensorEntry], not
                 dtype=np.dtype(store.dtype.numpy_dtype).name,
                 group=_group(tree_path),
                 source=TensorstoreSource(spec, shape),
-                paths=(_model_path(tree_path),),
+                paths=tuple(dict.fromkeys((_model_path(tree_path), "/".join(tree_path)))),
             )
         )
     if skipped:
@@ -220,10 +222,13 @@ class OrbaxKind(ArtifactKind):
         return read_orbax_step(location, display)
 
     def loader(self, artifact: Artifact) -> str:
-        raise BadOption(
-            f"{artifact.path}: check against a live model is not emulated for Orbax checkpoints yet; "
-            "use inspect, diff or --verify"
-        )
+        if not any(e.key.startswith(f"{KERAS_ITEM}/") for e in artifact.entries):
+            raise BadOption(
+                f"{artifact.path}: no '{KERAS_ITEM}' checkpointable, so not written by "
+                "keras.callbacks.OrbaxCheckpoint; check emulates Keras 3's load_weights only: "
+                "use inspect, diff or --verify"
+            )
+        return "keras3-orbax"
 
 
 KIND = OrbaxKind()

@@ -199,6 +199,28 @@ def _keras_layers(model: Any, table: _VariableTable) -> tuple[LiveLayer, ...]:
     return tuple(layers)
 
 
+STATE_TREE_COLLECTIONS = ("trainable_variables", "non_trainable_variables", "optimizer_variables", "metrics_variables")
+"""The keys of Keras 3's `Model.get_state_tree()`, in the order `set_state_tree` reads them."""
+
+
+def _keras3_state_tree(model: Any, table: _VariableTable) -> tuple[tuple[str, str, int], ...]:
+    """What `Model.set_state_tree` can assign: the same collections it walks (keras/src/models/model.py)."""
+    optimizer = getattr(model, "optimizer", None)
+    collections = {
+        "trainable_variables": list(model.trainable_variables),
+        "non_trainable_variables": list(model.non_trainable_variables),
+        "optimizer_variables": list(optimizer.variables) if optimizer is not None else [],
+        "metrics_variables": list(getattr(model, "metrics_variables", None) or []),
+    }
+    # Only variables the model description already holds (metric accumulators are left out of every check).
+    return tuple(
+        (collection, str(v.path), table.by_id[id(v)])
+        for collection in STATE_TREE_COLLECTIONS
+        for v in collections[collection]
+        if id(v) in table.by_id
+    )
+
+
 def _keras3_store_layout(model: Any, table: _VariableTable) -> tuple[tuple[str, tuple[int, ...]], ...]:
     """Run Keras 3's own saver walk against a recording store: the container paths and variables it writes."""
     from keras.src.saving import saving_lib
@@ -324,6 +346,7 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
     table = _VariableTable(tf)
     layers = None
     keras3_store = None
+    keras3_state = None
     if kind in (KIND_KERAS3, KIND_TF_KERAS):
         if kind == KIND_KERAS3:
             _keras3_owner_names(obj, table)
@@ -335,6 +358,8 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
     graph = _object_graph(obj, table, tf)
     for var in list(getattr(obj, "variables", []) or []):
         table.index(var)
+    if kind == KIND_KERAS3:
+        keras3_state = _keras3_state_tree(obj, table)
     model_side = _reachable_variables(graph, [0], enter_optimizers=False)
     optimizer_side = _reachable_variables(graph, [i for i, n in enumerate(graph) if n.optimizer], enter_optimizers=True)
     variables = _unique_paths(
@@ -359,5 +384,6 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
         graph=graph,
         layers=layers,
         keras3_store=keras3_store,
+        keras3_state=keras3_state,
         notes=notes,
     )

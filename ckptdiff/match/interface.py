@@ -41,7 +41,8 @@ LOADER_BY_NAME = "by-name"
 LOADER_H5_ORDER = "h5-order"
 LOADER_H5_NAME = "h5-name"
 LOADER_KERAS3 = "keras3"
-LOADERS = (LOADER_OBJECT_GRAPH, LOADER_BY_NAME, LOADER_H5_ORDER, LOADER_H5_NAME, LOADER_KERAS3)
+LOADER_KERAS3_ORBAX = "keras3-orbax"
+LOADERS = (LOADER_OBJECT_GRAPH, LOADER_BY_NAME, LOADER_H5_ORDER, LOADER_H5_NAME, LOADER_KERAS3, LOADER_KERAS3_ORBAX)
 
 LOADER_DESCRIPTIONS = {
     LOADER_OBJECT_GRAPH: "tf.train.Checkpoint.restore / tf_keras load_weights(TF format): object graph by local names",
@@ -49,6 +50,7 @@ LOADER_DESCRIPTIONS = {
     LOADER_H5_ORDER: "Keras load_weights(.h5): layers with weights in topological order, names ignored",
     LOADER_H5_NAME: "Keras load_weights(.h5, by_name=True): layers by name",
     LOADER_KERAS3: "Keras 3 load_weights(.weights.h5 / .keras): containers by class-derived key",
+    LOADER_KERAS3_ORBAX: "Keras 3 load_weights(Orbax checkpoint dir): state-tree leaves by exact variable.path",
 }
 
 

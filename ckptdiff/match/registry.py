@@ -7,9 +7,11 @@ from ckptdiff.match.h5_layers import H5NameLoader, H5OrderLoader
 from ckptdiff.match.interface import LoaderEmulator
 from ckptdiff.match.keras3 import Keras3Loader
 from ckptdiff.match.object_graph import ObjectGraphLoader
+from ckptdiff.match.orbax_state import Keras3OrbaxLoader
 
 EMULATORS: dict[str, LoaderEmulator] = {
-    e.name: e for e in (ObjectGraphLoader(), ByNameLoader(), H5OrderLoader(), H5NameLoader(), Keras3Loader())
+    e.name: e
+    for e in (ObjectGraphLoader(), ByNameLoader(), H5OrderLoader(), H5NameLoader(), Keras3Loader(), Keras3OrbaxLoader())
 }
 """Every emulator by the loader name `--loader` takes."""
 
