@@ -120,6 +120,17 @@ def _rebuilder(config: Any, keras_version: str, path: Path) -> tuple[Callable[[]
     import keras
     from keras.src.saving.serialization_lib import SafeModeScope
 
+    notes: tuple[str, ...] = ()
+    if keras_version.startswith("2") and isinstance(config, dict) and "compile_config" in config:
+        # Keras 3 cannot compile a Keras 2 optimizer config (`Argument(s) not recognized: {'jit_compile': ...,
+        # 'is_legacy_optimizer': ...}`): rebuild as `load_model(..., compile=False)` does. A tf_keras rebuild of
+        # 2.x `.keras` archives waits for an emulator of tf_keras' own `.keras` loader.
+        config = {k: v for k, v in config.items() if k != "compile_config"}
+        notes = (
+            f"written by Keras {keras_version}: rebuilt without its compile config, as Keras 3's "
+            "load_model(..., compile=False) does (Keras 3 cannot compile Keras 2 optimizer configs)",
+        )
+
     def rebuild_keras3() -> Any:
         with SafeModeScope(True):
             if path.name.endswith(".keras"):
@@ -131,6 +142,7 @@ def _rebuilder(config: Any, keras_version: str, path: Path) -> tuple[Callable[[]
 
     return rebuild_keras3, (
         f"architecture rebuilt with Keras 3 safe mode from the screened config of {path} (fresh initial values)",
+        *notes,
     )
 
 
