@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ckptdiff.errors import CorruptArtifact, one_line
 from ckptdiff.scan.interface import Finding, Severity
+from ckptdiff.storage import Location
 
 LAMBDA_CLASSES = frozenset({"Lambda"})
 SERIALISED_LAMBDA_CLASS = "__lambda__"
@@ -418,6 +421,20 @@ def config_findings(config: Any, source: str, lambda_technique: str = CVE_LAMBDA
 
 MAX_CONFIG_TEXT = 16 << 20
 """A model config of more bytes than this is an amplification input (the largest real ones are a few MB)."""
+
+
+def read_json_file(location: Location, display: str) -> Any:
+    """A small JSON file of an artifact (a config, Orbax metadata), size-capped, as one-line errors.
+
+    Raises:
+        CorruptArtifact: over MAX_CONFIG_TEXT, not UTF-8, not JSON, or nested too deep.
+    """
+    try:
+        if location.size() > MAX_CONFIG_TEXT:
+            raise CorruptArtifact(f"{display}: {location.name} is over {MAX_CONFIG_TEXT >> 20} MiB: not a config")
+        return json.loads(location.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CorruptArtifact(f"{display}: {location.name} is not a readable JSON file ({one_line(exc)})") from None
 
 
 def config_text_findings(text: str, source: str, lambda_technique: str = CVE_LAMBDA) -> tuple[list[Finding], bool]:

@@ -21,7 +21,7 @@ from ckptdiff.errors import CorruptArtifact, one_line
 from ckptdiff.formats.hdf5 import H5_ERRORS, read_hdf5_guarded
 from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.formats.keras3_layout import read_keras3_layout
-from ckptdiff.formats.keras_config import MAX_CONFIG_TEXT, config_text_findings
+from ckptdiff.formats.keras_config import config_text_findings, read_json_file
 from ckptdiff.integrity import IntegrityReport
 from ckptdiff.scan.interface import Finding, ScanResult
 from ckptdiff.storage import Location
@@ -32,15 +32,6 @@ WEIGHTS_FILE = "model.weights.h5"
 SHARDED_WEIGHTS_FILE = "model.weights.json"
 PRESET_FILES = ("tokenizer.json", "preprocessor.json", "task.json", "task.weights.h5")
 HUB_METADATA_KEYS = ("keras_version", "keras_hub_version", "parameter_count", "tasks", "date_saved")
-
-
-def _read_json(location: Location, display: str) -> Any:
-    try:
-        if location.size() > MAX_CONFIG_TEXT:
-            raise CorruptArtifact(f"{display}: {location.name} is over {MAX_CONFIG_TEXT >> 20} MiB: not a config")
-        return json.loads(location.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise CorruptArtifact(f"{display}: {location.name} is not a readable JSON file ({one_line(exc)})") from None
 
 
 def is_hub_preset(directory: Location) -> bool:
@@ -61,11 +52,11 @@ def read_keras_model_dir(directory: Location, display: str) -> Artifact:
         UnknownArtifactKind: the weights are sharded (model.weights.json), which is not read yet.
         CorruptArtifact: a JSON file or the weights file is damaged.
     """
-    config = _read_json(directory.child(CONFIG_FILE), display)
+    config = read_json_file(directory.child(CONFIG_FILE), display)
     if not isinstance(config, dict):
         raise CorruptArtifact(f"{display}: {CONFIG_FILE} is not a JSON object")
     metadata_file = directory.child(METADATA_FILE)
-    saved = _read_json(metadata_file, display) if metadata_file.is_file() else {}
+    saved = read_json_file(metadata_file, display) if metadata_file.is_file() else {}
     saved = saved if isinstance(saved, dict) else {}
     weights = directory.child(WEIGHTS_FILE)
     hub = "keras_hub_version" in saved

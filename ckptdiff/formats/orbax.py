@@ -14,7 +14,6 @@ and zarr metadata. tensorstore is an extra (`pip install 'ckptdiff[orbax]'`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 from ckptdiff.artifact import DEFAULT_CHUNK_ELEMENTS, Artifact, Format, Group, TensorEntry, element_count
 from ckptdiff.errors import BadOption, CorruptArtifact, MissingDependency, UnreadableArtifact, one_line
 from ckptdiff.formats.interface import ArtifactKind, Detection
-from ckptdiff.formats.keras_config import MAX_CONFIG_TEXT
+from ckptdiff.formats.keras_config import read_json_file
 from ckptdiff.storage import Location
 
 STEP_METADATA = "_CHECKPOINT_METADATA"
@@ -55,15 +54,6 @@ def _steps(root: Location) -> list[Location]:
     """The root's step directories, newest (highest number) first."""
     found = [c for c in root.iterdir() if c.name.isdigit() and _is_step(c)]
     return sorted(found, key=lambda c: int(c.name), reverse=True)
-
-
-def _read_json(location: Location, display: str) -> Any:
-    try:
-        if location.size() > MAX_CONFIG_TEXT:
-            raise CorruptArtifact(f"{display}: {location.name} is over {MAX_CONFIG_TEXT >> 20} MiB: not Orbax metadata")
-        return json.loads(location.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise CorruptArtifact(f"{display}: {location.name} is not a readable JSON file ({one_line(exc)})") from None
 
 
 @dataclass(frozen=True)
@@ -133,7 +123,7 @@ def _leaves(tree: Any, item: str, display: str) -> list[tuple[tuple[str, ...], s
 
 def _open_item(item_dir: Location, display: str, entries: list[TensorEntry], notes: list[str]) -> None:
     item = item_dir.name
-    tree = _read_json(item_dir.child(TREE_METADATA), display)
+    tree = read_json_file(item_dir.child(TREE_METADATA), display)
     local = item_dir.local_path
     if local is None:
         raise UnreadableArtifact(f"{display}: Orbax checkpoints are read from local directories only for now")
@@ -176,7 +166,7 @@ def read_orbax_step(step: Location, display: str) -> Artifact:
         MissingDependency: tensorstore is not installed.
         CorruptArtifact: the metadata is not JSON, or an array cannot be opened.
     """
-    meta = _read_json(step.child(STEP_METADATA), display)
+    meta = read_json_file(step.child(STEP_METADATA), display)
     handlers = meta.get("item_handlers") if isinstance(meta, dict) else None
     entries: list[TensorEntry] = []
     notes: list[str] = []
