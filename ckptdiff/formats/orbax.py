@@ -66,8 +66,14 @@ class TensorstoreSource:
     def _open(self) -> Any:
         return _tensorstore().open(self.spec, open=True, read=True).result()
 
+    def _fetch(self, store: Any) -> np.ndarray:
+        try:
+            return np.asarray(store.read().result())
+        except Exception as exc:  # tensorstore reports damage (CRC-32C, zstd) as ValueError and its own errors
+            raise CorruptArtifact(f"{self.spec['path']}: tensorstore cannot read it ({_brief(exc)})") from None
+
     def read(self) -> np.ndarray:
-        return np.asarray(self._open().read().result()).reshape(self.shape)
+        return self._fetch(self._open()).reshape(self.shape)
 
     def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
         """Row blocks of the first axis, so a large array is never read whole."""
@@ -80,7 +86,7 @@ class TensorstoreSource:
         row = element_count(self.shape[1:])
         rows = max(1, max_elements // max(row, 1))
         for lo in range(0, self.shape[0], rows):
-            flat = np.asarray(store[lo : min(lo + rows, self.shape[0])].read().result()).reshape(-1)
+            flat = self._fetch(store[lo : min(lo + rows, self.shape[0])]).reshape(-1)
             for start in range(0, flat.size, max_elements):
                 yield flat[start : start + max_elements]
 
