@@ -14,6 +14,7 @@ from ckptdiff.live.model import LiveModel
 from ckptdiff.match import hints as hint_search
 from ckptdiff.match.interface import (
     DTYPE_MISMATCH,
+    LOADER_AUTO,
     MATCHED,
     MISSING,
     PARTIAL,
@@ -36,7 +37,6 @@ from ckptdiff.report.interface import (
 from ckptdiff.stats.fresh import Verdict
 from ckptdiff.stats.parallel import assess_all, compute_all_stats
 
-LOADER_AUTO = "auto"
 FRESH = "fresh"
 NONFINITE = "nonfinite"
 MISPLACED = "misplaced"

@@ -24,6 +24,7 @@ import click
 
 from ckptdiff import __version__
 from ckptdiff.errors import BadOption, CkptdiffError, ExitCode, one_line
+from ckptdiff.match.interface import LOADER_AUTO, LOADERS
 
 if TYPE_CHECKING:
     from ckptdiff.artifact import Artifact
@@ -262,7 +263,7 @@ class CommaList(click.ParamType):
 )
 @click.option(
     "--loader",
-    type=click.Choice(["auto", "object-graph", "by-name", "h5-order", "h5-name", "keras3"]),
+    type=click.Choice([LOADER_AUTO, *LOADERS]),
     default="auto",
     show_default=True,
     help="Which real loader to emulate; auto picks the one users call for the artifact kind.",

@@ -42,6 +42,8 @@ LOADER_H5_ORDER = "h5-order"
 LOADER_H5_NAME = "h5-name"
 LOADER_KERAS3 = "keras3"
 LOADER_KERAS3_ORBAX = "keras3-orbax"
+LOADER_AUTO = "auto"
+"""`--loader auto`: the loader users call for the artifact kind."""
 LOADERS = (LOADER_OBJECT_GRAPH, LOADER_BY_NAME, LOADER_H5_ORDER, LOADER_H5_NAME, LOADER_KERAS3, LOADER_KERAS3_ORBAX)
 
 LOADER_DESCRIPTIONS = {
