@@ -34,8 +34,9 @@ from ckptdiff.report.interface import (
     VariableFinding,
     describe_artifact,
 )
+from ckptdiff.stats.evidence import assess_entries
 from ckptdiff.stats.fresh import Verdict
-from ckptdiff.stats.parallel import assess_all, compute_all_stats
+from ckptdiff.stats.parallel import compute_all_stats
 
 FRESH = "fresh"
 NONFINITE = "nonfinite"
@@ -152,7 +153,7 @@ def check_restore(
             )
         )
     if assess_values:
-        variables = _assess_restored(variables, result, live, entries, progress)
+        variables = _assess_restored(variables, artifact, live, entries, progress)
     unexpected_entries = [
         e for e in artifact.entries if e.key not in result.consumed and not _ignored(ignore, e.key, *e.paths)
     ]
@@ -206,7 +207,7 @@ def check_restore(
 
 def _assess_restored(
     variables: list[VariableFinding],
-    result: LoaderResult,
+    artifact: Artifact,
     live: LiveModel,
     entries: dict[str, TensorEntry],
     progress: Callable[[int], None] | None = None,
@@ -215,7 +216,8 @@ def _assess_restored(
     restored = [f for f in variables if f.status in RESTORED and f.key is not None and f.key in entries]
     chosen = [entries[key] for f in restored if (key := f.key) is not None]
     stats = compute_all_stats(chosen, progress=progress)
-    verdicts = assess_all(
+    verdicts = assess_entries(
+        artifact,
         chosen,
         stats,
         initializers=[live.variables[f.variable].initializer for f in restored],

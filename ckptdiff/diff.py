@@ -14,8 +14,9 @@ from ckptdiff.artifact import Artifact, Group, TensorEntry
 from ckptdiff.live.model import LiveModel
 from ckptdiff.match.align import ALIGN_MODEL, align_entries, align_through_model
 from ckptdiff.report.interface import DiffOutcome, DiffReport, DiffStatus, LayerChange, TensorDiff, describe_artifact
+from ckptdiff.stats.evidence import assess_entries
 from ckptdiff.stats.moments import is_numeric_dtype
-from ckptdiff.stats.parallel import assess_all, compute_all_stats
+from ckptdiff.stats.parallel import compute_all_stats
 
 SAME = DiffStatus.SAME
 CHANGED = DiffStatus.CHANGED
@@ -139,7 +140,7 @@ def _assess_b(results: list[TensorDiff], b: Artifact) -> list[TensorDiff]:
         i for i, t in enumerate(results) if t.group == "model" and t.key_b in entries_b and t.status in (SAME, CHANGED)
     ]
     targets = [entries_b[key] for i in chosen if (key := results[i].key_b) is not None]
-    verdicts = assess_all(targets, compute_all_stats(targets))
+    verdicts = assess_entries(b, targets, compute_all_stats(targets))
     out = list(results)
     for i, verdict in zip(chosen, verdicts):
         if results[i].status == SAME:

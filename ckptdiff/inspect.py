@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 
 from ckptdiff.artifact import GROUPS, Artifact, TensorEntry, element_count
 from ckptdiff.report.interface import GroupSummary, InspectReport, TensorRow, describe_artifact
-from ckptdiff.stats.parallel import assess_all, compute_all_stats
+from ckptdiff.stats.evidence import assess_entries
+from ckptdiff.stats.parallel import compute_all_stats
 
 ALL_GROUPS = "all"
 
@@ -49,7 +50,7 @@ def inspect_artifact(
     ]
     selected.sort(key=lambda e: GROUPS.index(e.group))
     stats = compute_all_stats(selected, progress=progress) if with_stats else [None] * len(selected)
-    verdicts = assess_all(selected, stats) if with_stats and with_init else [None] * len(selected)
+    verdicts = assess_entries(artifact, selected, stats) if with_stats and with_init else [None] * len(selected)
     rows = tuple(
         TensorRow(
             key=e.key,

@@ -472,3 +472,37 @@ def config_text_findings(text: str, source: str, lambda_technique: str = CVE_LAM
             )
         ], False
     return config_findings(config, source, lambda_technique), True
+
+
+def layer_configs(config: Any) -> dict[str, dict[str, Any]]:
+    """Every layer config in a model config under its layer name; a name used twice (nested models) is dropped."""
+    found: dict[str, dict[str, Any]] = {}
+    repeated: set[str] = set()
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        inner = node.get("config")
+        if isinstance(node.get("class_name"), str) and isinstance(inner, dict) and isinstance(inner.get("name"), str):
+            name = inner["name"]
+            if name in found:
+                repeated.add(name)
+            found[name] = inner
+        stack.extend(v for v in node.values() if isinstance(v, dict | list))
+    return {k: v for k, v in found.items() if k not in repeated}
+
+
+def configured_initializer(layer: dict[str, Any], attributes: tuple[str, ...]) -> dict[str, Any] | str | None:
+    """The serialised initializer a layer config (or its recurrent cell's) gives for one variable."""
+    cell = layer.get("cell")
+    owners = [layer] + ([cell["config"]] if isinstance(cell, dict) and isinstance(cell.get("config"), dict) else [])
+    for owner in owners:
+        for attribute in attributes:
+            value = owner.get(attribute)
+            if isinstance(value, dict | str):
+                return value
+    return None

@@ -70,6 +70,7 @@ def init_json(verdict: Any) -> dict[str, Any] | None:
         "match": verdict.match,
         "score": _finite_or_none(verdict.score),
         "evidence": verdict.evidence,
+        "basis": list(verdict.basis),
     }
 
 

@@ -27,6 +27,14 @@ from typing import Any
 import numpy as np
 
 from ckptdiff.artifact import TensorEntry
+from ckptdiff.stats.bounds import (
+    BASIS_BOUNDS,
+    BASIS_DISTRIBUTION,
+    BASIS_SPECTRAL,
+    describe_exclusions,
+    exclude_all,
+    survivors,
+)
 from ckptdiff.stats.fit import (
     FitCheck,
     TensorValues,
@@ -53,6 +61,7 @@ from ckptdiff.stats.initializers import (
     unbounded_fan_families,
 )
 from ckptdiff.stats.moments import TensorStats
+from ckptdiff.stats.roles import ROLE_CONSTANTS, Role
 from ckptdiff.stats.sampling import read_all, read_flat
 from ckptdiff.stats.spectral import MP_MIN_SIDE
 
@@ -72,6 +81,23 @@ VERDICTS = tuple(Verdict)
 MATCH_NONFINITE = "nonfinite"
 MATCH_LIVE_VALUE = "live_initial_value"
 MATCH_LSTM_BIAS = "zeros_with_unit_forget_bias"
+
+BASIS_CONSTANT = "constant"
+BASIS_INITIALIZER_CONFIG = "initializer-config"
+BASIS_FRESH_VALUE = "fresh-value"
+BASIS_OPTIMIZER_SLOTS = "optimizer-slots"
+BASIS_HISTORY = "history"
+BASES = (
+    BASIS_CONSTANT,
+    BASIS_BOUNDS,
+    BASIS_DISTRIBUTION,
+    BASIS_SPECTRAL,
+    BASIS_INITIALIZER_CONFIG,
+    BASIS_FRESH_VALUE,
+    BASIS_OPTIMIZER_SLOTS,
+    BASIS_HISTORY,
+)
+"""Every kind of evidence a verdict can rest on, as the `basis` list names them."""
 
 MIN_VALUES = 512
 """Fewer values than this (exact patterns aside) give `inconclusive`: the tests have too little power. At 256 a
@@ -98,10 +124,22 @@ class InitVerdict:
     """Strength of the evidence for the verdict, in [0, 1] (see the module docstring)."""
     evidence: str
     """One short sentence with the numbers the verdict rests on."""
+    basis: tuple[str, ...] = ()
+    """What decided it, drawn from BASES (empty for `inconclusive`)."""
+
+    def with_evidence(self, verdict: Verdict, score: float, basis: str, sentence: str) -> InitVerdict:
+        """This verdict changed by further evidence (optimizer slots, history): its basis and sentence appended."""
+        bases = self.basis + ((basis,) if basis not in self.basis else ())
+        return InitVerdict(verdict, self.match, score, f"{self.evidence}; {sentence}", bases)
 
 
 def _inconclusive(match: str | None, evidence: str) -> InitVerdict:
     return InitVerdict(VERDICT_INCONCLUSIVE, match, 0.0, evidence)
+
+
+def _checks_basis(checks: list[FitCheck], *extra: str) -> tuple[str, ...]:
+    kinds = {BASIS_SPECTRAL if c.kind in ("spectrum", "gram") else BASIS_DISTRIBUTION for c in checks}
+    return tuple(b for b in (*extra, BASIS_DISTRIBUTION, BASIS_SPECTRAL) if b in kinds or b in extra)
 
 
 def _fresh_score(checks: list[FitCheck]) -> float:
@@ -122,6 +160,7 @@ def assess_init(
     *,
     initializer: dict[str, Any] | str | None = None,
     fresh: np.ndarray | None = None,
+    role: Role | None = None,
     seed: int = 0,
 ) -> InitVerdict:
     """Judge whether a tensor holds freshly initialised values.
@@ -130,14 +169,15 @@ def assess_init(
         entry: the stored tensor; values are sampled through its source (a few thousand values and a
             submatrix of at most 512x512), never loaded whole unless the tensor is small.
         stats: its statistics from the one streaming pass (`compute_stats`); None for non-numeric tensors.
-        initializer: the live model's configured initializer for this variable, serialised
-            (`{"class_name": "GlorotUniform", "config": {...}}`, or a Keras identifier string).
-            When given and understood, the values are tested against that distribution alone.
+        initializer: the configured initializer for this variable (from the live model, or the config the
+            artifact carries), serialised (`{"class_name": "GlorotUniform", "config": {...}}`, or a Keras
+            identifier string). When given and understood, the values are tested against it alone.
         fresh: the live model's own initial value for this variable; equality is the strongest evidence.
+        role: what the variable is for (ckptdiff.stats.roles); a constant-initialised role decides at any size.
         seed: seed of the deterministic samples.
 
     Returns:
-        The verdict, what the values look like, a score and one sentence of evidence.
+        The verdict, what the values look like, a score, one sentence of evidence and its basis.
     """
     if stats is None or stats.count == 0:
         return _inconclusive(None, "no numeric values to judge")
@@ -146,14 +186,18 @@ def assess_init(
             MATCH_NONFINITE, f"{stats.nan_count} NaN and {stats.inf_count} infinite values among {stats.count}"
         )
     configured = parse_initializer(initializer, entry.shape) if initializer is not None else None
+    config_basis = (BASIS_INITIALIZER_CONFIG,) if configured else ()
     stats = stats.finite()  # every value is finite from here on
     if fresh is not None and _equals_fresh(entry, fresh):
         match = configured[0].name if configured else MATCH_LIVE_VALUE
-        return InitVerdict(VERDICT_FRESH, match, SCORE_EXACT, "equals the model's own freshly initialised value")
+        return InitVerdict(
+            VERDICT_FRESH, match, SCORE_EXACT, "equals the model's own freshly initialised value", (BASIS_FRESH_VALUE,)
+        )
     if stats.count == 1:
         return _inconclusive(None, f"a single value ({_fmt(stats.min)}) says nothing")
+    role_constant = _role_constant(role, configured)
     if stats.min == stats.max:
-        return _judge_constant(float(stats.min), stats.count, configured, relative_eps(entry.dtype))
+        return _judge_constant(float(stats.min), stats.count, configured, relative_eps(entry.dtype), role_constant)
     deterministic = configured[0] if configured and configured[0].kind in (KIND_CONSTANT, KIND_IDENTITY) else None
     values = TensorValues(entry, stats, seed)
     pattern = _judge_patterns(values, deterministic)
@@ -166,17 +210,54 @@ def assess_init(
             SCORE_EXACT,
             f"values span {_fmt(stats.min)}..{_fmt(stats.max)}, "
             f"which the configured {deterministic.name} cannot produce",
+            config_basis,
+        )
+    if role_constant is not None:
+        return InitVerdict(
+            VERDICT_TRAINED,
+            None,
+            SCORE_EXACT,
+            f"a {str(role).replace('_', ' ')} starts at exactly {role_constant:g}; "
+            f"these {stats.count} values span {_fmt(stats.min)}..{_fmt(stats.max)}",
+            (BASIS_CONSTANT,),
         )
     if not math.isfinite(stats.std or 0.0):
         return _inconclusive(None, f"values up to {_fmt(max(-stats.min, stats.max))} overflow the moments")
     if not (entry.dtype.startswith("float") or entry.dtype == "bfloat16"):
         return _inconclusive(None, f"{entry.dtype} values are not drawn by an initializer")
-    if stats.count < MIN_VALUES:
-        return _inconclusive(None, f"only {stats.count} values, too few to judge")
     random_configured = [f for f in configured or [] if f.kind not in (KIND_CONSTANT, KIND_IDENTITY)]
+    if stats.count < MIN_VALUES:
+        return _judge_small(values, random_configured)
     if random_configured:
         return _judge_configured(values, random_configured)
     return _judge_catalogue(values)
+
+
+def _role_constant(role: Role | None, configured: list[InitFamily] | None) -> float | None:
+    """The constant a role starts at, unless the configured initializer says otherwise."""
+    if role is None or role not in ROLE_CONSTANTS:
+        return None
+    if configured:
+        first = configured[0]
+        return first.loc if first.kind == KIND_CONSTANT else None
+    return ROLE_CONSTANTS[role]
+
+
+def _judge_small(values: TensorValues, configured: list[InitFamily]) -> InitVerdict:
+    """Too few values to call fresh; enough to prove trained when no plausible family can produce them."""
+    shape, n = values.entry.shape, values.n
+    families = configured or catalogue(shape) + unbounded_fan_families(shape)
+    found = exclude_all(families, values)
+    if found is not None:
+        text, basis = describe_exclusions(found, n)
+        if configured:
+            text = text.replace("no initializer can", f"the configured {configured[0].name} cannot", 1)
+            basis = (BASIS_INITIALIZER_CONFIG, *basis)
+        score = SCORE_EXACT if set(basis) <= {BASIS_BOUNDS, BASIS_INITIALIZER_CONFIG} else SCORE_PATTERN
+        return InitVerdict(VERDICT_TRAINED, None, score, text, basis)
+    alive = survivors(families, values)
+    names = ", ".join(f.name for f in alive[:2]) + (f" and {len(alive) - 2} more" if len(alive) > 2 else "")
+    return _inconclusive(alive[0].name, f"only {n} values: too few to call fresh, and {names} could still produce them")
 
 
 def _equals_fresh(entry: TensorEntry, fresh: np.ndarray) -> bool:
@@ -194,15 +275,37 @@ def _equals_fresh(entry: TensorEntry, fresh: np.ndarray) -> bool:
     return start == flat.size
 
 
-def _judge_constant(value: float, count: int, configured: list[InitFamily] | None, rel_eps: float) -> InitVerdict:
+def _judge_constant(
+    value: float, count: int, configured: list[InitFamily] | None, rel_eps: float, role_constant: float | None
+) -> InitVerdict:
     expected = configured[0] if configured else None
     if expected is not None and expected.kind == KIND_CONSTANT and abs(expected.loc - value) <= rel_eps * abs(value):
         evidence = f"all {count} values are {_fmt(value)}, as {expected.name} gives"
-        return InitVerdict(VERDICT_FRESH, expected.name, SCORE_PATTERN, evidence)
+        return InitVerdict(
+            VERDICT_FRESH, expected.name, SCORE_PATTERN, evidence, (BASIS_CONSTANT, BASIS_INITIALIZER_CONFIG)
+        )
     name = constant_family(value).name
+    if role_constant is not None and value == role_constant:
+        return InitVerdict(
+            VERDICT_FRESH,
+            name,
+            SCORE_PATTERN,
+            f"all {count} values are {_fmt(value)}, its role's initial value",
+            (BASIS_CONSTANT,),
+        )
     if is_round_constant(value):
         note = f" (configured: {expected.name})" if expected is not None else ""
-        return InitVerdict(VERDICT_FRESH, name, SCORE_PATTERN, f"all {count} values are {_fmt(value)}{note}")
+        return InitVerdict(
+            VERDICT_FRESH, name, SCORE_PATTERN, f"all {count} values are {_fmt(value)}{note}", (BASIS_CONSTANT,)
+        )
+    if role_constant is not None:
+        return InitVerdict(
+            VERDICT_TRAINED,
+            None,
+            SCORE_EXACT,
+            f"all {count} values are {value:.7g}; this role starts at exactly {role_constant:g}",
+            (BASIS_CONSTANT,),
+        )
     return _inconclusive(name, f"all {count} values are {value:.7g}, not a constant an initializer is usually given")
 
 
@@ -217,7 +320,9 @@ def _judge_patterns(values: TensorValues, deterministic: InitFamily | None) -> I
         wanted = deterministic is None or (deterministic.kind == KIND_IDENTITY and deterministic.scale == gain)
         if wanted and np.all(diag == gain):
             name = "identity" if gain == 1.0 else f"identity(gain={_fmt(gain)})"
-            return InitVerdict(VERDICT_FRESH, name, SCORE_PATTERN, f"{gain:g} on the diagonal and 0 elsewhere")
+            return InitVerdict(
+                VERDICT_FRESH, name, SCORE_PATTERN, f"{gain:g} on the diagonal and 0 elsewhere", (BASIS_CONSTANT,)
+            )
     # LSTM(unit_forget_bias=True) overrides its bias initializer (zeros by default) with this pattern.
     lstm_ok = deterministic is None or deterministic.name == "zeros"
     zeros_and_ones = stats.min == 0.0 and stats.max == 1.0 and zeros == 3 * n // 4
@@ -231,6 +336,7 @@ def _judge_patterns(values: TensorValues, deterministic: InitFamily | None) -> I
                 MATCH_LSTM_BIAS,
                 SCORE_PATTERN,
                 f"zeros with ones in the forget-gate quarter ({units} units), as LSTM(unit_forget_bias=True) starts",
+                (BASIS_CONSTANT,),
             )
     return None
 
@@ -250,18 +356,36 @@ def _judge_configured(values: TensorValues, families: list[InitFamily]) -> InitV
                 name, describe_fit(family, name, checks, values) + ", but trained weights settle into the same Gaussian"
             )
         if not failed:
-            return InitVerdict(VERDICT_FRESH, name, _fresh_score(checks), describe_fit(family, name, checks, values))
+            return InitVerdict(
+                VERDICT_FRESH,
+                name,
+                _fresh_score(checks),
+                describe_fit(family, name, checks, values),
+                _checks_basis(checks, BASIS_INITIALIZER_CONFIG),
+            )
         worst = max(failed, key=lambda c: c.u)
         failure = worst if failure is None or worst.u < failure.u else failure
     name = families[0].name
     spectral = spectral_check(values, values.stats.mean)
     if spectral is not None and not spectral.passed:
-        return InitVerdict(VERDICT_TRAINED, None, _trained_score(spectral.u), f"not {name}: {spectral.text}")
+        return InitVerdict(
+            VERDICT_TRAINED,
+            None,
+            _trained_score(spectral.u),
+            f"not {name}: {spectral.text}",
+            (BASIS_INITIALIZER_CONFIG, BASIS_SPECTRAL),
+        )
     if failure is None:
         return _inconclusive(None, f"the configured {name} cannot be tested at shape {values.entry.shape}")
     if failure.u < TRAINED_MIN_U:
         return _inconclusive(None, f"a near miss of the configured {name}: {failure.text}")
-    return InitVerdict(VERDICT_TRAINED, None, _trained_score(failure.u), f"not the configured {name}: {failure.text}")
+    return InitVerdict(
+        VERDICT_TRAINED,
+        None,
+        _trained_score(failure.u),
+        f"not the configured {name}: {failure.text}",
+        (BASIS_INITIALIZER_CONFIG, BASIS_DISTRIBUTION),
+    )
 
 
 def _judge_catalogue(values: TensorValues) -> InitVerdict:
@@ -282,18 +406,20 @@ def _judge_catalogue(values: TensorValues) -> InitVerdict:
             # (a classifier head) can look like any normal; only a full spectrum could tell.
             weak = weak or _inconclusive(name, evidence + ", but an unbounded normal without a full spectrum")
             continue
-        return InitVerdict(VERDICT_FRESH, name, _fresh_score(checks), evidence)
+        return InitVerdict(VERDICT_FRESH, name, _fresh_score(checks), evidence, _checks_basis(checks))
     ortho = orthogonal_family(shape)
     if ortho is not None:
         fitted = fit_family(InitFamily(ortho.name, KIND_ORTHOGONAL, 0.0, values.stats.std), values, free_gain=True)
         if fitted is not None and all(c.passed for c in fitted[0]):
             checks, name = fitted
-            return InitVerdict(VERDICT_FRESH, name, _fresh_score(checks), describe_fit(ortho, name, checks, values))
+            return InitVerdict(
+                VERDICT_FRESH, name, _fresh_score(checks), describe_fit(ortho, name, checks, values), (BASIS_SPECTRAL,)
+            )
     if weak is not None:
         return weak
     spectral = spectral_check(values, values.stats.mean)
     if spectral is not None and not spectral.passed:
-        return InitVerdict(VERDICT_TRAINED, None, _trained_score(spectral.u), spectral.text)
+        return InitVerdict(VERDICT_TRAINED, None, _trained_score(spectral.u), spectral.text, (BASIS_SPECTRAL,))
     return _judge_unknown(values, spectral)
 
 
@@ -340,12 +466,18 @@ def _judge_unknown(values: TensorValues, spectral: FitCheck | None) -> InitVerdi
             closest = worst
     assert closest is not None
     if closest.u < TRAINED_MIN_U:
+        shape = values.entry.shape
+        found = exclude_all(catalogue(shape) + unbounded_fan_families(shape), values)
+        if found is not None:
+            text, basis = describe_exclusions(found, values.n)
+            return InitVerdict(VERDICT_TRAINED, None, SCORE_PATTERN, f"{text} (and no i.i.d. shape fits well)", basis)
         return _inconclusive(None, f"close to an i.i.d. shape but no known initializer (std {std}; {closest.text})")
     return InitVerdict(
         VERDICT_TRAINED,
         None,
         _trained_score(closest.u),
         f"fits no initializer family and no i.i.d. shape (std {std}; closest: {closest.text})",
+        (BASIS_DISTRIBUTION,),
     )
 
 
@@ -358,4 +490,5 @@ __all__ = [
     "VERDICTS",
     "MATCH_NONFINITE",
     "MIN_VALUES",
+    "BASES",
 ]

@@ -21,6 +21,7 @@ from ckptdiff.stats.moments import TensorStats, _Accumulator, accumulate, is_num
 
 if TYPE_CHECKING:
     from ckptdiff.stats.fresh import InitVerdict
+    from ckptdiff.stats.roles import Role
 
 T = TypeVar("T")
 
@@ -139,6 +140,7 @@ def assess_all(
     *,
     initializers: Sequence[dict | None] | None = None,
     fresh_values: Sequence[np.ndarray | None] | None = None,
+    roles: Sequence[Role | None] | None = None,
     workers: int | None = None,
 ) -> list[InitVerdict]:
     """The fresh-init verdict of every entry, in entry order, computed on all cores.
@@ -148,6 +150,7 @@ def assess_all(
         stats: their statistics from the streaming pass (same order).
         initializers: the live model's configured initializer per entry, when known (check).
         fresh_values: the live model's own initial value per entry, when known (check).
+        roles: each entry's role (ckptdiff.stats.roles), when known.
         workers: threads to use (default: one per core).
     """
     from ckptdiff.stats.fresh import assess_init
@@ -158,6 +161,7 @@ def assess_all(
             stats[i],
             initializer=initializers[i] if initializers is not None else None,
             fresh=fresh_values[i] if fresh_values is not None else None,
+            role=roles[i] if roles is not None else None,
         )
         release = getattr(entries[i].source, "release", None)
         if release is not None:
