@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ckptdiff.artifact import Artifact, TensorEntry
+from ckptdiff.artifact import Artifact, Group, TensorEntry
 from ckptdiff.stats.moments import TensorStats
 from ckptdiff.stats.roles import Role, artifact_roles
 
@@ -58,4 +58,14 @@ def assess_entries(
         live if live is not None else own
         for live, own in zip(initializers if initializers is not None else [None] * len(entries), from_config)
     ]
-    return assess_all(entries, stats, initializers=chosen, fresh_values=fresh_values, roles=roles)
+    verdicts = assess_all(entries, stats, initializers=chosen, fresh_values=fresh_values, roles=roles)
+    if not any(e.group == Group.MODEL for e in entries):
+        return verdicts
+    from ckptdiff.stats.slot_evidence import apply_slot_fact, slot_facts
+
+    all_roles = dict(zip((e.key for e in artifact.entries), artifact_roles(artifact, artifact.entries)))
+    facts, _ = slot_facts(artifact, all_roles)
+    return [
+        apply_slot_fact(v, facts.get(e.key)) if v is not None and e.group == Group.MODEL else v
+        for e, v in zip(entries, verdicts)
+    ]
