@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from ckptdiff.report.progress import ProgressBar
 
 FORMAT_CHOICES_INSPECT = ("table", "json")
+HISTORY_FAIL_ON_CHOICES = ("never_changed", "stopped_changing", "changing", "nonfinite")
+"""The statuses `history --fail-on/--allow` accept (ckptdiff.report.interface.ChangeStatus)."""
 FAIL_ON_CHOICES = (
     "missing",
     "shape_mismatch",
@@ -427,6 +429,78 @@ def diff(
 
         emit(render_diff_table(report, only, table_width(wide)), output_path, protect=(artifact_a, artifact_b))
     if not report.identical or any(not r.ok for r in report.integrity):
+        raise SystemExit(ExitCode.FINDINGS)
+
+
+@cli.command()
+@click.argument("run", nargs=-1, required=True)
+@click.option(
+    "--group",
+    type=click.Choice(["model", "optimizer", "all"]),
+    default="model",
+    show_default=True,
+    help="Which variables to follow (the gate applies to model variables).",
+)
+@format_option(("table", "json", "junit"))
+@click.option(
+    "--fail-on",
+    multiple=True,
+    type=CommaList(HISTORY_FAIL_ON_CHOICES),
+    metavar="STATUS[,STATUS]",
+    help="Also fail on these (repeatable, comma-separated); adds to the defaults: never_changed, nonfinite. "
+    "Also: stopped_changing.",
+)
+@click.option(
+    "--allow",
+    multiple=True,
+    type=CommaList(HISTORY_FAIL_ON_CHOICES),
+    metavar="STATUS[,STATUS]",
+    help="Do not fail on these (--allow never_changed for a run with intentionally frozen layers).",
+)
+@output_option
+@wide_option
+@quiet_option
+def history(
+    run: tuple[str, ...],
+    group: str,
+    output_format: str,
+    fail_on: tuple[tuple[str, ...], ...],
+    allow: tuple[tuple[str, ...], ...],
+    output_path: str | None,
+    wide: bool,
+    quiet: bool,
+) -> None:
+    """Report how every variable changed across the checkpoints of one training run.
+
+    RUN is a CheckpointManager directory (its `checkpoint` state file, else ckpt-N by N), a directory
+    of per-epoch Keras files (weights.{epoch:02d}.weights.h5, *.keras, *.h5, by the number in the
+    name), or two or more artifacts in order. Each variable is never_changed, stopped_changing or
+    changing; the first checkpoint holding a NaN or Inf is shown. Exit 1 when a model variable never
+    changed or a NaN/Inf appeared (see --allow), 2 on unusable input.
+
+    Example:
+
+        ckptdiff history sample_checkpoints/history/rebound_loop
+    """
+    from ckptdiff.artifact import Group
+    from ckptdiff.formats import open_artifact
+    from ckptdiff.history import history_report
+
+    groups = tuple(Group) if group == "all" else (Group(group),)
+    report = history_report(run, open_artifact, fail_on=_flat(fail_on), allow=_flat(allow), groups=groups)
+    if output_format == "json":
+        from ckptdiff.report.json import render_history_json
+
+        emit(render_history_json(report), output_path, protect=run)
+    elif output_format == "junit":
+        from ckptdiff.report.junit import render_history_junit
+
+        emit(render_history_junit(report), output_path, protect=run)
+    else:
+        from ckptdiff.report.table import render_history_table
+
+        emit(render_history_table(report, table_width(wide)), output_path, protect=run)
+    if not report.ok:
         raise SystemExit(ExitCode.FINDINGS)
 
 

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ckptdiff.artifact import Artifact
+from ckptdiff.artifact import Artifact, Group
 from ckptdiff.integrity import IntegrityReport
 
 if TYPE_CHECKING:
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ckptdiff.stats.moments import TensorStats
 
 INSPECT_SCHEMA = "ckptdiff.inspect/1"
+HISTORY_SCHEMA = "ckptdiff.history/1"
 
 
 @dataclass(frozen=True)
@@ -283,3 +284,67 @@ class DiffReport:
     def identical(self) -> bool:
         """True only when tensors were compared, cover the artifacts, and every pair is the same."""
         return self.outcome == DiffOutcome.IDENTICAL
+
+
+# history -------------------------------------------------------------------------------------------
+
+
+class ChangeStatus(enum.StrEnum):
+    """How a variable moved over the run."""
+
+    NEVER_CHANGED = "never_changed"
+    STOPPED_CHANGING = "stopped_changing"
+    CHANGING = "changing"
+    NONFINITE = "nonfinite"
+    """Not a status of its own in `summary`: the finding that a NaN or Inf appeared (see `first_nonfinite`)."""
+
+
+CHANGE_STATUSES = (ChangeStatus.NEVER_CHANGED, ChangeStatus.STOPPED_CHANGING, ChangeStatus.CHANGING)
+HISTORY_FAIL_ON = (ChangeStatus.NEVER_CHANGED, ChangeStatus.NONFINITE)
+"""What makes `history` exit 1 unless allowed: a model variable that never changed, a NaN or Inf appearing."""
+
+
+@dataclass(frozen=True)
+class RunCheckpoint:
+    path: str
+    step: int | None
+
+
+@dataclass(frozen=True)
+class VariableHistory:
+    name: str
+    key: str
+    group: Group
+    shape: tuple[int, ...]
+    status: ChangeStatus
+    changed: tuple[bool | None, ...]
+    """Per consecutive pair: whether any value differs (None: absent from either side)."""
+    rel_change: tuple[float | None, ...]
+    """Per pair: ||b - a|| / ||a|| (None when absent, or a is all zeros and b is not)."""
+    last_changed: int | None
+    """Index of the last pair that changed."""
+    first_nonfinite: int | None
+    """Index of the first checkpoint where a NaN or Inf appears."""
+
+
+@dataclass(frozen=True)
+class LayerHistory:
+    """Counts of each status among one layer's variables."""
+
+    layer: str
+    never_changed: int
+    stopped_changing: int
+    changing: int
+
+
+@dataclass(frozen=True)
+class HistoryReport:
+    """Everything `ckptdiff history` shows."""
+
+    checkpoints: tuple[RunCheckpoint, ...]
+    variables: tuple[VariableHistory, ...]
+    layers: tuple[LayerHistory, ...]
+    summary: dict[str, int]
+    fail_on: tuple[str, ...]
+    ok: bool
+    notes: tuple[str, ...] = ()

@@ -10,10 +10,12 @@ from ckptdiff.integrity import IntegrityReport
 from ckptdiff.report.interface import (
     CHECK_SCHEMA,
     DIFF_SCHEMA,
+    HISTORY_SCHEMA,
     INSPECT_SCHEMA,
     ArtifactInfo,
     CheckReport,
     DiffReport,
+    HistoryReport,
     InspectReport,
     TensorRow,
     selected_by_only,
@@ -267,3 +269,39 @@ def render_diff_json(report: DiffReport, only: str = "all") -> str:
         ],
     }
     return dump(add_integrity(doc, report.integrity), len(report.tensors))
+
+
+def render_history_json(report: HistoryReport) -> str:
+    """Render a history report as a JSON document (schema `ckptdiff.history/1`)."""
+    doc = {
+        "schema": HISTORY_SCHEMA,
+        "checkpoints": [{"path": c.path, "step": c.step} for c in report.checkpoints],
+        "variables": [
+            {
+                "name": v.name,
+                "key": v.key,
+                "group": v.group,
+                "shape": list(v.shape),
+                "status": v.status,
+                "changed": list(v.changed),
+                "rel_change": [_finite_or_none(r) for r in v.rel_change],
+                "last_changed": v.last_changed,
+                "first_nonfinite": v.first_nonfinite,
+            }
+            for v in report.variables
+        ],
+        "layers": [
+            {
+                "layer": lh.layer,
+                "never_changed": lh.never_changed,
+                "stopped_changing": lh.stopped_changing,
+                "changing": lh.changing,
+            }
+            for lh in report.layers
+        ],
+        "summary": report.summary,
+        "fail_on": list(report.fail_on),
+        "ok": report.ok,
+        "notes": list(report.notes),
+    }
+    return dump(doc, len(report.variables))

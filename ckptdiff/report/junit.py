@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from ckptdiff.artifact import Group
-from ckptdiff.report.interface import CheckReport, VariableFinding
+from ckptdiff.report.interface import CheckReport, HistoryReport, VariableFinding
 from ckptdiff.stats.fresh import Verdict
 
 FRESH = "fresh"
@@ -105,3 +105,31 @@ def _add_hints_and_notes(suite: ET.Element, report: CheckReport) -> None:
     lines += [f"note: {n}" for n in (*report.model.notes, *report.notes)]
     lines += [f"hint: {h.message}" for h in report.hints]
     ET.SubElement(suite, "system-out").text = "\n".join(lines)
+
+
+def render_history_junit(report: HistoryReport) -> str:
+    """Render a run's history as JUnit XML: one test case per variable, a failure per status in the fail-on set."""
+    from ckptdiff.history import failures as history_failures
+
+    suite = ET.Element("testsuite", name="ckptdiff history", tests="0", failures="0", errors="0", skipped="0")
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="fail_on", value=",".join(report.fail_on))
+    for i, c in enumerate(report.checkpoints):
+        ET.SubElement(properties, "property", name=f"checkpoint.{i}", value=c.path)
+    failed = 0
+    for v in report.variables:
+        case = ET.SubElement(suite, "testcase", classname=f"history.{v.group}", name=v.name)
+        marks = "".join({True: "x", False: ".", None: "-"}[c] for c in v.changed)
+        reasons = history_failures(v, report.fail_on)
+        if reasons:
+            failed += 1
+            message = f"{v.name}: {', '.join(reasons)} over {len(report.checkpoints)} checkpoints"
+            ET.SubElement(case, "failure", type=reasons[0], message=message).text = f"changed per pair: {marks}"
+        else:
+            ET.SubElement(case, "system-out").text = f"{v.status}; changed per pair: {marks}"
+    suite.set("tests", str(len(report.variables)))
+    suite.set("failures", str(failed))
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -9,7 +9,15 @@ from ckptdiff.integrity import IntegrityReport
 from ckptdiff.match.interface import Status
 from ckptdiff.report.fit import fit_rows
 from ckptdiff.report.formatting import human_bytes, number, shape_text
-from ckptdiff.report.interface import ArtifactInfo, CheckReport, DiffReport, InspectReport, TensorRow, selected_by_only
+from ckptdiff.report.interface import (
+    ArtifactInfo,
+    CheckReport,
+    DiffReport,
+    HistoryReport,
+    InspectReport,
+    TensorRow,
+    selected_by_only,
+)
 from ckptdiff.stats.fresh import InitVerdict, Verdict
 
 
@@ -260,4 +268,47 @@ def render_integrity_table(reports: tuple[IntegrityReport, ...]) -> str:
                     disable_numparse=True,
                 )
             )
+    return "\n".join(lines) + "\n"
+
+
+_CHANGE_MARK = {True: "x", False: ".", None: "-"}
+
+
+def render_history_table(report: HistoryReport, width: int | None = None) -> str:
+    """Render a run's history: the checkpoints, one row per variable with a change mark per pair, layers, counts."""
+    lines = [f"run: {len(report.checkpoints)} checkpoints, {len(report.checkpoints) - 1} consecutive pairs"]
+    for i, c in enumerate(report.checkpoints):
+        lines.append(f"  [{i}] {c.path}" + (f" (step {c.step})" if c.step is not None else ""))
+    lines.extend(f"note: {n}" for n in report.notes)
+    rows = []
+    for v in report.variables:
+        last_rel = next((r for r in reversed(v.rel_change) if r is not None), None)
+        rows.append(
+            [
+                v.name,
+                shape_text(v.shape),
+                v.status + (" (nan/inf)" if v.first_nonfinite is not None else ""),
+                "".join(_CHANGE_MARK[c] for c in v.changed),
+                "-" if v.last_changed is None else str(v.last_changed),
+                number(last_rel),
+                "-" if v.first_nonfinite is None else f"[{v.first_nonfinite}]",
+            ]
+        )
+    headers = ["variable", "shape", "status", "changed per pair", "last change", "last rel change", "first nan/inf"]
+    lines.append("")
+    lines.append(tabulate(fit_rows(headers, rows, width, (0,)), headers=headers, disable_numparse=True))
+    if report.layers:
+        lines.append("")
+        lines.append(
+            tabulate(
+                [[lh.layer, lh.never_changed, lh.stopped_changing, lh.changing] for lh in report.layers],
+                headers=["layer", "never changed", "stopped changing", "changing"],
+                disable_numparse=True,
+            )
+        )
+    lines.append("")
+    lines.append("changed per pair: x = changed, . = identical, - = absent from one side")
+    counts = ", ".join(f"{k} {v}" for k, v in report.summary.items())
+    verdict = "OK" if report.ok else "FAIL"
+    lines.append(f"summary: {counts}; fail on: {', '.join(report.fail_on) or 'nothing'} -> {verdict}")
     return "\n".join(lines) + "\n"

@@ -82,7 +82,8 @@ _VARS_KEY = re.compile(r"^(?P<layer>.+)/vars/(?P<index>\d+)$")
 _TF2_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-def _name_role(name: str) -> Role | None:
+def role_from_name(name: str) -> Role | None:
+    """The role a variable's name or key spells (`dense/bias:0`, `.../gamma/.ATTRIBUTES/VARIABLE_VALUE`)."""
     name = name.removesuffix(_TF2_SUFFIX)
     last = name.rsplit("/", 1)[-1].split(":", 1)[0].lstrip("_")
     return _NAMES.get(last)
@@ -124,6 +125,6 @@ def artifact_roles(artifact: Artifact, entries: Sequence[TensorEntry]) -> list[R
             for name in (entry.model_path, *entry.paths, entry.key):
                 if role is not None:
                     break
-                role = _name_role(name)
+                role = role_from_name(name)
         roles.append(role)
     return roles
