@@ -601,6 +601,9 @@ def report(items: list[Labelled], verdicts: list[Any], mode: str, log: Callable[
         log(f"    ... and {len(misses) - MAX_LISTED} more; matches: {matches}")
     if os.environ.get("BENCH_VERBOSE"):
         for it, v in zip(items, verdicts):
+            if it.label == "fresh" and v.verdict == "inconclusive" and it.size < BIG:
+                log(f"    (fresh, inconclusive) {it.origin}:{it.name} {_shape(it)} match={v.match} | {v.evidence}")
+        for it, v in zip(items, verdicts):
             if it.size >= BIG and it.label == "trained" and v.verdict == "inconclusive":
                 log(f"    (trained, inconclusive) {it.origin}:{it.name}{it.moved} match={v.match} | {v.evidence}")
 

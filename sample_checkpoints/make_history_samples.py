@@ -74,13 +74,9 @@ def _rebound_loop(tf, keras, fresh_models) -> dict:
 
 
 def _stop_gradient(tf, keras, np) -> dict:
-    keras.utils.set_random_seed(7)
-    inputs = keras.Input((16,), name="x")
-    trunk = keras.layers.Dense(32, activation="relu", name="trunk")(inputs)
-    main = keras.layers.Dense(4, name="main_head")(trunk)
-    side = keras.layers.Dense(24, activation="relu", name="side")(inputs)
-    side_head = keras.layers.Dense(4, name="side_head")(keras.ops.stop_gradient(side))
-    model = keras.Model(inputs, keras.layers.Add(name="add")([main, side_head]))
+    import history_models
+
+    model = history_models.stop_gradient_model()
     model.compile(keras.optimizers.Adam(1e-2), "mse")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 16)).astype("float32")
@@ -98,17 +94,9 @@ def _stop_gradient(tf, keras, np) -> dict:
 
 
 def _epochs(keras, np) -> dict:
-    keras.utils.set_random_seed(3)
-    frozen = keras.layers.Dense(48, activation="relu", name="frozen")
-    frozen.trainable = False
-    model = keras.Sequential(
-        [
-            keras.Input((32,)),
-            keras.layers.Dense(48, activation="relu", name="first"),
-            frozen,
-            keras.layers.Dense(5, name="head"),
-        ]
-    )
+    import history_models
+
+    model = history_models.epochs_model()
     model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     rng = np.random.default_rng(1)
     x = rng.normal(size=(512, 32)).astype("float32")

@@ -257,10 +257,12 @@ def test_partial_optimizer(run_cli):
     assert statuses(doc) == {**model, **slots}
     # m/dense/bias is paired with the saved m of batch_normalization/gamma (same shape, wrong variable).
     assert keys(doc)["m/dense/bias"] == "optimizer/_variables/3/.ATTRIBUTES/VARIABLE_VALUE"
-    # `dense` was frozen while the checkpoint's model trained: its bias still equals a fresh build's zeros
-    # (its 256-value kernel is below the detector's 512-value floor: inconclusive).
-    assert doc["summary"] == summary(matched=12, missing=6, unexpected=1, shape_mismatch=10, fresh=1)
-    assert fresh_paths(doc) == {"dense/bias"}
+    # `dense` was frozen while the checkpoint's model trained: its bias still equals a fresh build's zeros, and
+    # its 256-value kernel still fits its configured glorot_uniform, bounds reached (another seed than the live model).
+    assert doc["summary"] == summary(matched=12, missing=6, unexpected=1, shape_mismatch=10, fresh=2)
+    fresh = {v["path"]: v["init"] for v in doc["variables"] if v["init"] and v["init"]["verdict"] == "fresh"}
+    assert fresh["dense/kernel"]["match"] == "glorot_uniform" and "initializer-config" in fresh["dense/kernel"]["basis"]
+    assert fresh_paths(doc) == {"dense/bias", "dense/kernel"}
     assert doc["partial"] == []  # optimizer moments are not layers
     assert {v["group"] for v in doc["variables"] if v["path"].startswith(("m/", "v/"))} == {"optimizer"}
     assert "raises ValueError" in doc["loader"]["outcome"] and "m/dense/kernel" in doc["loader"]["outcome"]
@@ -271,8 +273,8 @@ def test_partial_optimizer_legacy(run_cli, oracle):
     assert code == 1
     optimizer_vars = ["iter", "beta_1", "beta_2", "decay", "learning_rate"]
     assert statuses(doc) == dict.fromkeys(MLP + optimizer_vars, MATCHED)
-    assert doc["summary"] == summary(matched=15, unexpected=1, partial=1, fresh=1)
-    assert fresh_paths(doc) == {"dense/bias"}  # frozen during training (the 256-value kernel is inconclusive)
+    assert doc["summary"] == summary(matched=15, unexpected=1, partial=1, fresh=2)
+    assert fresh_paths(doc) == {"dense/bias", "dense/kernel"}  # frozen during training
     [partial] = doc["partial"]
     covered = ["batch_normalization/gamma", "batch_normalization/beta"] + layer_vars("dense_1", "dense_2")
     assert (partial["object"], partial["kind"]) == ("optimizer", "optimizer")

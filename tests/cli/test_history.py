@@ -1,0 +1,165 @@
+"""`ckptdiff history` on the runs of make_history_samples.py, every claim checked against TensorFlow's reader
+(CheckpointManager run) or h5py (per-epoch Keras files), pair by pair and variable by variable."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+
+import h5py
+import numpy as np
+import pytest
+
+from tests.conftest import SAMPLES
+
+HISTORY = SAMPLES / "history"
+REBOUND = HISTORY / "rebound_loop"
+EPOCHS = HISTORY / "epochs"
+HIDDEN_KERNEL = "model/_functional/_operations/3/_kernel"
+HEAD_KERNEL = "model/_functional/_operations/4/_kernel"
+
+
+def history_json(run_cli, *args: str) -> tuple[int, dict]:
+    result = run_cli("history", *args, "--format", "json")
+    assert result.stdout, result.stderr
+    return result.exit_code, json.loads(result.stdout)
+
+
+def oracle_flags(values: list[dict[str, np.ndarray]]) -> dict[str, list[tuple[bool, float | None]]]:
+    """key -> per consecutive pair: (changed, ||b - a|| / ||a||), from the values the oracle read."""
+    out: dict[str, list[tuple[bool, float | None]]] = {}
+    for key in values[0]:
+        pairs = []
+        for a, b in zip(values, values[1:]):
+            x, y = a[key].astype(np.float64), b[key].astype(np.float64)
+            changed = not np.array_equal(x, y)
+            norm = float(np.linalg.norm(x))
+            rel = 0.0 if not changed else float(np.linalg.norm(y - x)) / norm if norm else None
+            pairs.append((changed, rel))
+        out[key] = pairs
+    return out
+
+
+@pytest.fixture(scope="module")
+def rebound_oracle() -> dict[str, list[tuple[bool, float | None]]]:
+    import tensorflow as tf
+
+    readers = [tf.train.load_checkpoint(str(REBOUND / f"ckpt-{i}")) for i in range(1, 5)]
+    keys = [k for k in readers[0].get_variable_to_shape_map() if k.startswith("model/") or "_trainable_variables" in k]
+    return oracle_flags([{k: r.get_tensor(k) for k in keys} for r in readers])
+
+
+def _check_against(doc: dict, oracle: dict[str, list[tuple[bool, float | None]]]) -> None:
+    assert doc["variables"], doc
+    for v in doc["variables"]:
+        expected = oracle[v["key"]]
+        assert v["changed"] == [c for c, _ in expected], v["name"]
+        for got, (_, want) in zip(v["rel_change"], expected):
+            assert (got is None) == (want is None) and (want is None or abs(got - want) <= 1e-6 * max(1.0, want))
+        moved = [i for i, (c, _) in enumerate(expected) if c]
+        assert v["last_changed"] == (moved[-1] if moved else None)
+        status = "never_changed" if not moved else "changing" if moved[-1] == len(expected) - 1 else "stopped_changing"
+        assert v["status"] == status
+
+
+def test_checkpoint_manager_run_agrees_with_tf_reader(run_cli, rebound_oracle):
+    code, doc = history_json(run_cli, str(REBOUND))
+    assert doc["schema"] == "ckptdiff.history/1"
+    assert [c["step"] for c in doc["checkpoints"]] == [1, 2, 3, 4]
+    assert [c["path"].rsplit("/", 1)[-1] for c in doc["checkpoints"]] == ["ckpt-1", "ckpt-2", "ckpt-3", "ckpt-4"]
+    _check_against(doc, rebound_oracle)
+    by_name = {v["name"]: v for v in doc["variables"]}
+    expected = json.loads((HISTORY / "EXPECTED.json").read_text())["rebound_loop"]
+    assert by_name[HIDDEN_KERNEL]["status"] == "never_changed"  # the rebound Python name (dense_1/kernel)
+    head = by_name[HEAD_KERNEL]  # frozen after epoch FREEZE_AFTER
+    assert head["status"] == "stopped_changing" and head["last_changed"] == expected["frozen_after"] - 2
+    assert doc["summary"] == {
+        "never_changed": 1,
+        "stopped_changing": 1,
+        "changing": len(doc["variables"]) - 2,
+        "nonfinite": 0,
+    }
+    assert code == 1 and doc["ok"] is False
+
+
+def test_numbered_checkpoints_without_state_file(run_cli, tmp_path, rebound_oracle):
+    for path in REBOUND.iterdir():
+        if path.name != "checkpoint":
+            shutil.copy(path, tmp_path / path.name)
+    _, doc = history_json(run_cli, str(tmp_path))
+    assert [c["step"] for c in doc["checkpoints"]] == [1, 2, 3, 4]
+    _check_against(doc, rebound_oracle)
+
+
+def test_explicit_list_in_the_order_given(run_cli, rebound_oracle):
+    _, doc = history_json(run_cli, str(REBOUND / "ckpt-3"), str(REBOUND / "ckpt-4"))
+    assert [c["step"] for c in doc["checkpoints"]] == [3, 4]
+    for v in doc["variables"]:
+        assert v["changed"] == [rebound_oracle[v["key"]][2][0]]
+
+
+def test_per_epoch_keras_files_agree_with_h5py(run_cli):
+    files = sorted(EPOCHS.glob("weights.*.weights.h5"))
+    values = []
+    for path in files:
+        with h5py.File(path) as f:
+            found: dict[str, np.ndarray] = {}
+            f["layers"].visititems(
+                lambda name, obj, found=found: (
+                    found.__setitem__(f"layers/{name}", obj[()]) if isinstance(obj, h5py.Dataset) else None
+                )
+            )
+            values.append(found)
+    oracle = oracle_flags(values)
+    code, doc = history_json(run_cli, str(EPOCHS))
+    assert [c["step"] for c in doc["checkpoints"]] == [1, 2, 3, 4]
+    _check_against(doc, oracle)
+    never = {v["name"] for v in doc["variables"] if v["status"] == "never_changed"}
+    assert never == {"frozen/vars/0", "frozen/vars/1"}  # the layer with trainable = False
+    assert {lh["layer"]: lh["never_changed"] for lh in doc["layers"]}["frozen/vars"] == 2
+    assert code == 1
+
+
+def test_allow_and_fail_on(run_cli):
+    assert run_cli("history", str(EPOCHS), "--allow", "never_changed").exit_code == 0
+    assert run_cli("history", str(REBOUND), "--allow", "never_changed").exit_code == 0
+    assert run_cli("history", str(REBOUND), "--allow", "never_changed", "--fail-on", "stopped_changing").exit_code == 1
+
+
+def test_first_nonfinite(run_cli):
+    """fresh/rebinding then fresh/nan (same model, one NaN written into dense_1/kernel): the NaN shows at [1]."""
+    import tensorflow as tf
+
+    a, b = str(SAMPLES / "fresh" / "rebinding" / "ckpt"), str(SAMPLES / "fresh" / "nan" / "ckpt")
+    reader = tf.train.load_checkpoint(b)
+    dtypes = reader.get_variable_to_dtype_map()
+    poisoned = {k for k in dtypes if dtypes[k].is_floating and np.isnan(reader.get_tensor(k)).any()}
+    code, doc = history_json(run_cli, a, b, "--allow", "never_changed")
+    flagged = {v["key"] for v in doc["variables"] if v["first_nonfinite"] is not None}
+    assert flagged == poisoned and len(flagged) == 1
+    assert all(v["first_nonfinite"] == 1 for v in doc["variables"] if v["key"] in flagged)
+    assert doc["summary"]["nonfinite"] == 1 and code == 1
+    table = run_cli("history", a, b, "--allow", "never_changed").stdout
+    assert "(nan/inf)" in table and "[1]" in table
+
+
+def test_junit_and_table(run_cli):
+    xml = run_cli("history", str(REBOUND), "--format", "junit").stdout
+    suite = ET.fromstring(xml).find("testsuite")
+    failures = [c for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert [c.get("name") for c in failures] == [HIDDEN_KERNEL]
+    assert suite.get("failures") == "1" and int(suite.get("tests")) == 10
+    table = run_cli("history", str(REBOUND)).stdout
+    assert "never_changed" in table and "-> FAIL" in table
+    row = next(line for line in table.splitlines() if line.startswith(HEAD_KERNEL))
+    assert "x.." in row
+
+
+@pytest.mark.parametrize("args", [[str(SAMPLES / "keras3" / "model.weights.h5")], ["{tmp}"]])
+def test_unusable_runs_are_one_line_errors(run_cli, tmp_path, args):
+    result = run_cli("history", *[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "two artifacts" in lines[0] or "list the artifacts" in lines[0]
