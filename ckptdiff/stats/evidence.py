@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ckptdiff.artifact import Artifact, Group, TensorEntry
+from ckptdiff.errors import CkptdiffError
 from ckptdiff.stats.moments import TensorStats
 from ckptdiff.stats.roles import Role, artifact_roles
 
@@ -65,7 +66,18 @@ def assess_entries(
 
     all_roles = dict(zip((e.key for e in artifact.entries), artifact_roles(artifact, artifact.entries)))
     facts, _ = slot_facts(artifact, all_roles)
-    return [
+    verdicts = [
         apply_slot_fact(v, facts.get(e.key)) if v is not None and e.group == Group.MODEL else v
+        for e, v in zip(entries, verdicts)
+    ]
+    from ckptdiff.formats import open_artifact
+    from ckptdiff.stats.history_evidence import apply_run_fact, run_facts
+
+    try:
+        run, _ = run_facts(artifact, entries, open_artifact)
+    except CkptdiffError:
+        run = {}  # an unreadable earlier checkpoint is not this artifact's problem
+    return [
+        apply_run_fact(v, run.get(e.key)) if v is not None and e.group == Group.MODEL else v
         for e, v in zip(entries, verdicts)
     ]
