@@ -457,6 +457,12 @@ def diff(
     metavar="STATUS[,STATUS]",
     help="Do not fail on these (--allow never_changed for a run with intentionally frozen layers).",
 )
+@click.option(
+    "--changed-only",
+    is_flag=True,
+    help="Say whether each variable changed, not by how much: a V2 checkpoint tensor whose CRC32C differs "
+    "is not read (rel_change null).",
+)
 @output_option
 @wide_option
 @quiet_option
@@ -466,6 +472,7 @@ def history(
     output_format: str,
     fail_on: tuple[tuple[str, ...], ...],
     allow: tuple[tuple[str, ...], ...],
+    changed_only: bool,
     output_path: str | None,
     wide: bool,
     quiet: bool,
@@ -487,7 +494,9 @@ def history(
     from ckptdiff.history import history_report
 
     groups = tuple(Group) if group == "all" else (Group(group),)
-    report = history_report(run, open_artifact, fail_on=_flat(fail_on), allow=_flat(allow), groups=groups)
+    report = history_report(
+        run, open_artifact, fail_on=_flat(fail_on), allow=_flat(allow), groups=groups, magnitude=not changed_only
+    )
     if output_format == "json":
         from ckptdiff.report.json import render_history_json
 

@@ -2,7 +2,9 @@
 
 The run is given as a CheckpointManager directory (its `checkpoint` state file's
 `all_model_checkpoint_paths`, else `ckpt-N` by N), a directory of per-epoch Keras files
-(`weights.{epoch:02d}.weights.h5`, `*.keras`, `*.h5`, by the number in the name) or an ordered list.
+(`weights.{epoch:02d}.weights.h5`, `*.keras`, `*.h5`, by the number in the name), an Orbax
+CheckpointManager root (step directories `0/`, `1/`, ... by number) or an ordered list (KerasHub
+preset directories among them).
 Checkpoints are compared pair by pair, two open at a time, each tensor streamed chunk by chunk:
 memory stays at two chunks whatever the checkpoints weigh.
 """
@@ -67,8 +69,12 @@ def run_checkpoints(paths: Sequence[str]) -> list[RunCheckpoint]:
     )
     if files:
         return [RunCheckpoint(f"{paths[0].rstrip('/')}/{name}", n) for n, name in files]
+    steps = sorted((int(c.name), c.name) for c in root.iterdir() if c.name.isdigit() and c.is_dir())
+    if len(steps) >= 2:  # an Orbax CheckpointManager root: one directory per step
+        return [RunCheckpoint(f"{paths[0].rstrip('/')}/{name}", n) for n, name in steps]
     raise BadOption(
-        f"{paths[0]}: no checkpoint state file, ckpt-N checkpoints or numbered Keras files; list the artifacts in order"
+        f"{paths[0]}: no checkpoint state file, ckpt-N checkpoints, numbered Keras files or step directories; "
+        "list the artifacts in order"
     )
 
 
@@ -96,9 +102,11 @@ class _Pair:
     nonfinite_b: bool
 
 
-def _compare(a: TensorEntry, b: TensorEntry) -> _Pair:
+def _compare(a: TensorEntry, b: TensorEntry, magnitude: bool = True) -> _Pair:
     if a.shape != b.shape or a.dtype != b.dtype:
         return _Pair(True, None, _has_nonfinite(b))
+    if not magnitude and a.checksum is not None and b.checksum is not None and a.checksum != b.checksum:
+        return _Pair(True, None, _has_nonfinite(b))  # the V2 bundle's CRC32Cs differ: changed, without a diff
     diff_sq = norm_sq = 0.0
     changed = nonfinite = False
     for ca, cb in zip(a.iter_chunks(), b.iter_chunks()):
@@ -146,6 +154,7 @@ def history_of_run(
     open_one: Callable[[str], Artifact],
     *,
     groups: tuple[Group, ...] = (Group.MODEL,),
+    magnitude: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> list[VariableHistory]:
     """Compare consecutive checkpoints; every variable of the chosen groups in any checkpoint gets a history.
@@ -154,6 +163,9 @@ def history_of_run(
         checkpoints: the run, in order (at least two).
         open_one: opens one artifact (the registry's open_artifact).
         groups: which entry groups to follow.
+        magnitude: compute ||b - a|| / ||a||; False decides a changed V2-bundle tensor by its CRC32C alone
+            (rel_change null), reading only tensors whose checksums agree (to confirm them identical) and
+            for the NaN/Inf scan.
         progress: called with the number of values compared, as pairs go.
     """
     if len(checkpoints) < 2:
@@ -192,7 +204,7 @@ def history_of_run(
                     a, b = before.get(name), after.get(name)
                     if a is None or b is None:
                         continue
-                    result = _compare(a, b)
+                    result = _compare(a, b, magnitude)
                     changed[name][i], rel[name][i] = result.changed, result.rel
                     if result.nonfinite_b:
                         first_nonfinite.setdefault(name, i + 1)
@@ -233,6 +245,7 @@ def history_report(
     fail_on: Sequence[str] = (),
     allow: Sequence[str] = (),
     groups: tuple[Group, ...] = (Group.MODEL,),
+    magnitude: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> HistoryReport:
     """The history of one run with its per-layer summary and gate.
@@ -243,10 +256,11 @@ def history_report(
         fail_on: statuses that also fail (added to HISTORY_FAIL_ON).
         allow: statuses that do not fail (removed from both).
         groups: entry groups to follow; the gate applies to model variables only.
+        magnitude: see history_of_run.
         progress: called with the number of values compared.
     """
     checkpoints = run_checkpoints(paths)
-    variables = history_of_run(checkpoints, open_one, groups=groups, progress=progress)
+    variables = history_of_run(checkpoints, open_one, groups=groups, magnitude=magnitude, progress=progress)
     failing = tuple(s for s in dict.fromkeys((*HISTORY_FAIL_ON, *fail_on)) if s not in set(allow))
     by_layer: dict[str, dict[str, int]] = {}
     for v in variables:

@@ -163,3 +163,40 @@ def test_unusable_runs_are_one_line_errors(run_cli, tmp_path, args):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert "two artifacts" in lines[0] or "list the artifacts" in lines[0]
+
+
+def test_orbax_root_steps_agree_with_the_saver(run_cli):
+    """An Orbax CheckpointManager root (step directories): each leaf changed exactly when the sha256 the saver
+    recorded for it (EXPECTED.json, from the arrays given to orbax) differs between the steps."""
+    pytest.importorskip("tensorstore", reason="Orbax reading needs the orbax extra (tensorstore)")
+    expected = json.loads((SAMPLES / "formats" / "EXPECTED.json").read_text())["artifacts"]["orbax/jax_user"]
+    a, b = (expected["steps"][s]["state"] for s in ("1", "2"))
+    changed = {x["key"]: x["sha256"] != y["sha256"] for x, y in zip(a, b, strict=True)}
+    _, doc = history_json(run_cli, str(SAMPLES / "formats" / "orbax" / "jax_user"), "--group", "all")
+    assert [c["step"] for c in doc["checkpoints"]] == [1, 2]
+    got = {v["key"].removeprefix("state/"): v["changed"] for v in doc["variables"]}
+    assert got == {k: [c] for k, c in changed.items()}
+
+
+def test_list_of_keras_hub_presets(run_cli, tmp_path):
+    """Two preset directories in order; the second is a copy with one weight file changed by h5py (the oracle)."""
+    preset = SAMPLES / "formats" / "hub_preset" / "bert_tiny"
+    copy = tmp_path / "bert_tiny_2"
+    shutil.copytree(preset, copy)
+    with h5py.File(copy / "model.weights.h5", "r+") as f:
+        names: list[str] = []
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and o.dtype.kind == "f" else None)
+        target = names[0]
+        f[target][...] = f[target][()] + 1.0
+    code, doc = history_json(run_cli, str(preset), str(copy))
+    moved = {v["key"] for v in doc["variables"] if v["changed"] == [True]}
+    assert moved == {target} and code == 1  # every other variable never changed
+
+
+def test_changed_only_decides_by_crc(run_cli, rebound_oracle):
+    """--changed-only: the same changed flags (TF's reader is the oracle), no magnitudes for changed tensors."""
+    _, doc = history_json(run_cli, str(REBOUND), "--changed-only")
+    for v in doc["variables"]:
+        expected = rebound_oracle[v["key"]]
+        assert v["changed"] == [c for c, _ in expected]
+        assert all((r is None) == c for r, c in zip(v["rel_change"], v["changed"]))
