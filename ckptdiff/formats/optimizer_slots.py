@@ -30,7 +30,6 @@ _TF1_SLOT = re.compile(
     r"^(?P<var>.+)/(?P<slot>Adam|Adam_1|Momentum|RMSProp|RMSProp_1|Adagrad|Ftrl|Ftrl_1"
     r"|Adadelta|Adadelta_1|Nadam|Nadam_1)$"
 )
-_NAMED_H5_SLOT = re.compile(r"^(?:training/)?[A-Za-z]\w*/(?P<var>.+)/(?P<slot>[A-Za-z_]\w*):0$")
 _ITERATION_NAMES = ("iter", "iterations", "_iterations", "iteration", "global_step")
 _SLOTS_PER_VARIABLE = (2, 1, 3)
 """Slot counts tried for an ordered layout: Adam-like (m, v), SGD momentum / RMSprop / Adagrad, Adam amsgrad."""
@@ -168,9 +167,9 @@ def _from_legacy_h5(
             model_by_name[name.split(":", 1)[0]] = key
     named = []
     for entry in legacy:
-        m = _NAMED_H5_SLOT.match(entry.key.removeprefix("optimizer_weights/"))
-        if m and m.group("var") in model_by_name:
-            named.append((model_by_name[m.group("var")], entry))
+        variable = _named_slot_variable(entry.key.removeprefix("optimizer_weights/"), model_by_name)
+        if variable is not None:
+            named.append((model_by_name[variable], entry))
     if named:
         return _from_names(artifact, named, "slot names", iterations, trainable, resolved=True)
     slots = [e for e in legacy if e.shape != ()]
@@ -178,6 +177,25 @@ def _from_legacy_h5(
     return _from_order(
         artifact, slots, [by_name, list(trainable)], ("blocked",), "Keras 2.0 order", iterations, trainable
     )
+
+
+def _named_slot_variable(name: str, model_by_name: dict[str, str]) -> str | None:
+    """The model weight a legacy-H5 slot name names: `Adam/dense/kernel/m:0` (tf_keras OptimizerV2, Keras 2.1+,
+    `training/` first in Keras 2.2-2.3), `Adam/m/dense/kernel:0` (the tf_keras optimizer of TF 2.11+) or
+    `adam/mlp_dense_kernel_momentum` (Keras 3 writing legacy H5)."""
+    parts = name.removeprefix("training/").split(":", 1)[0].split("/")
+    if len(parts) == 2:  # Keras 3 legacy H5: `adam/mlp_dense_kernel_momentum` (the path's `/` as `_`, then the slot)
+        flat = {k.replace("/", "_"): k for k in model_by_name}
+        stem = parts[1].rsplit("_", 1)[0]
+        while stem and stem not in flat and "_" in stem:
+            stem = stem.rsplit("_", 1)[0]
+        return flat.get(stem)
+    if len(parts) < 3:
+        return None
+    for candidate in ("/".join(parts[1:-1]), "/".join(parts[2:])):
+        if candidate in model_by_name:
+            return candidate
+    return None
 
 
 def _weight_name(artifact: Artifact, key: str) -> str:
