@@ -254,6 +254,29 @@ class CommaList(click.ParamType):
         return items
 
 
+def gate_options(choices: tuple[str, ...], defaults: str, allow_example: str) -> Callable:
+    """--fail-on and --allow over a command's statuses (repeatable, comma-separated)."""
+
+    def decorate(func: Callable) -> Callable:
+        func = click.option(
+            "--allow",
+            multiple=True,
+            type=CommaList(choices),
+            metavar="STATUS[,STATUS]",
+            help=f"Do not fail on these (repeatable, comma-separated): removes them from the defaults and "
+            f"--fail-on ({allow_example}).",
+        )(func)
+        return click.option(
+            "--fail-on",
+            multiple=True,
+            type=CommaList(choices),
+            metavar="STATUS[,STATUS]",
+            help=f"Also fail on these (repeatable, comma-separated); adds to the defaults: {defaults}.",
+        )(func)
+
+    return decorate
+
+
 @cli.command()
 @click.argument("artifact")
 @click.option(
@@ -271,21 +294,10 @@ class CommaList(click.ParamType):
     help="Which real loader to emulate; auto picks the one users call for the artifact kind.",
 )
 @format_option(("table", "json", "junit"))
-@click.option(
-    "--fail-on",
-    multiple=True,
-    type=CommaList(FAIL_ON_CHOICES),
-    metavar="STATUS[,STATUS]",
-    help="Also fail on these (repeatable, comma-separated); adds to the defaults: "
-    "missing, shape_mismatch, dtype_mismatch, partial, nonfinite, fresh, misplaced. Also: unexpected.",
-)
-@click.option(
-    "--allow",
-    multiple=True,
-    type=CommaList(FAIL_ON_CHOICES),
-    metavar="STATUS[,STATUS]",
-    help="Do not fail on these (repeatable, comma-separated): removes them from the defaults and --fail-on "
-    "(--allow fresh for an intentionally new head).",
+@gate_options(
+    FAIL_ON_CHOICES,
+    "missing, shape_mismatch, dtype_mismatch, partial, nonfinite, fresh, misplaced. Also: unexpected",
+    "--allow fresh for an intentionally new head",
 )
 @click.option(
     "--ignore",
@@ -442,20 +454,10 @@ def diff(
     help="Which variables to follow (the gate applies to model variables).",
 )
 @format_option(("table", "json", "junit"))
-@click.option(
-    "--fail-on",
-    multiple=True,
-    type=CommaList(HISTORY_FAIL_ON_CHOICES),
-    metavar="STATUS[,STATUS]",
-    help="Also fail on these (repeatable, comma-separated); adds to the defaults: never_changed, nonfinite. "
-    "Also: stopped_changing.",
-)
-@click.option(
-    "--allow",
-    multiple=True,
-    type=CommaList(HISTORY_FAIL_ON_CHOICES),
-    metavar="STATUS[,STATUS]",
-    help="Do not fail on these (--allow never_changed for a run with intentionally frozen layers).",
+@gate_options(
+    HISTORY_FAIL_ON_CHOICES,
+    "never_changed, nonfinite. Also: stopped_changing",
+    "--allow never_changed for a run with intentionally frozen layers",
 )
 @click.option(
     "--changed-only",

@@ -98,6 +98,8 @@ BASES = (
     BASIS_HISTORY,
 )
 """Every kind of evidence a verdict can rest on, as the `basis` list names them."""
+EXACT_BASES = (BASIS_FRESH_VALUE, BASIS_CONSTANT)
+"""Verdicts resting on these are exact facts about the values: testimony adds to them, never overturns them."""
 
 MIN_VALUES = 512
 """Fewer values than this (exact patterns aside) give `inconclusive`: the tests have too little power. At 256 a
@@ -134,6 +136,24 @@ class InitVerdict:
         """This verdict changed by further evidence (optimizer slots, history): its basis and sentence appended."""
         bases = self.basis + ((basis,) if basis not in self.basis else ())
         return InitVerdict(verdict, self.match, score, f"{self.evidence}; {sentence}", bases)
+
+    def with_testimony(self, updated: bool | None, basis: str, sentence: str) -> InitVerdict:
+        """This verdict with what the run says of the variable: updated (True), never updated (False), or only
+        a remark (None). Testimony decides what the values left open; it never overturns an exact fact about the
+        values (their initial constant, the model's own fresh value), and a trained variable never updated was
+        trained before, then frozen."""
+        if self.match == MATCH_NONFINITE:
+            return self
+        if updated is None:
+            return InitVerdict(self.verdict, self.match, self.score, f"{self.evidence}; {sentence}", self.basis)
+        exact = any(b in self.basis for b in EXACT_BASES)
+        if updated and self.verdict != VERDICT_TRAINED and not exact:
+            return self.with_evidence(VERDICT_TRAINED, SCORE_PATTERN, basis, sentence)
+        if not updated and self.verdict == VERDICT_INCONCLUSIVE:
+            return self.with_evidence(VERDICT_FRESH, SCORE_PATTERN, basis, sentence)
+        if not updated and self.verdict == VERDICT_TRAINED:
+            sentence += " (trained before, then frozen?)"
+        return self.with_evidence(self.verdict, self.score, basis, sentence)
 
 
 def _inconclusive(match: str | None, evidence: str) -> InitVerdict:

@@ -10,14 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ckptdiff.artifact import Artifact, Format, Group, TensorEntry
-from ckptdiff.stats.fresh import (
-    BASIS_HISTORY,
-    SCORE_PATTERN,
-    VERDICT_FRESH,
-    VERDICT_INCONCLUSIVE,
-    VERDICT_TRAINED,
-    InitVerdict,
-)
+from ckptdiff.stats.fresh import BASIS_HISTORY, InitVerdict
 
 _LAST_NUMBER = re.compile(r"^(?P<head>.*?)(?P<number>\d+)(?P<tail>\D*)$")
 _HISTORY_FORMATS = (
@@ -28,7 +21,6 @@ _HISTORY_FORMATS = (
     Format.KERAS_H5,
 )
 _SUFFIXES = (".weights.h5", ".keras", ".hdf5", ".h5")
-EXACT_BASES = ("fresh-value", "constant")
 
 
 @dataclass(frozen=True)
@@ -100,13 +92,4 @@ def run_facts(
 
 def apply_run_fact(verdict: InitVerdict, fact: RunFact | None) -> InitVerdict:
     """The verdict with the run's testimony."""
-    if fact is None or verdict.match == "nonfinite":
-        return verdict
-    exact = any(b in verdict.basis for b in EXACT_BASES)
-    if fact.changed:
-        if verdict.verdict == VERDICT_TRAINED or exact:
-            return verdict.with_evidence(verdict.verdict, verdict.score, BASIS_HISTORY, fact.text)
-        return verdict.with_evidence(VERDICT_TRAINED, SCORE_PATTERN, BASIS_HISTORY, fact.text)
-    if verdict.verdict == VERDICT_INCONCLUSIVE:
-        return verdict.with_evidence(VERDICT_FRESH, SCORE_PATTERN, BASIS_HISTORY, fact.text)
-    return verdict.with_evidence(verdict.verdict, verdict.score, BASIS_HISTORY, fact.text)
+    return verdict if fact is None else verdict.with_testimony(fact.changed, BASIS_HISTORY, fact.text)

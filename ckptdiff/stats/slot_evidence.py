@@ -16,19 +16,9 @@ import numpy as np
 
 from ckptdiff.artifact import Artifact, Group, TensorEntry
 from ckptdiff.formats.optimizer_slots import SlotMap, slot_map
-from ckptdiff.stats.fresh import (
-    BASIS_OPTIMIZER_SLOTS,
-    SCORE_PATTERN,
-    VERDICT_FRESH,
-    VERDICT_INCONCLUSIVE,
-    VERDICT_TRAINED,
-    InitVerdict,
-)
+from ckptdiff.stats.fresh import BASIS_OPTIMIZER_SLOTS, InitVerdict
 from ckptdiff.stats.moments import compute_stats
 from ckptdiff.stats.roles import NON_TRAINABLE_ROLES, Role
-
-EXACT_BASES = ("fresh-value", "constant")
-"""Verdicts resting on these are exact facts about the values: slot evidence adds to them, never overturns them."""
 
 
 class Gradient(enum.StrEnum):
@@ -161,20 +151,8 @@ def slot_facts(artifact: Artifact, roles: dict[str, Role | None]) -> tuple[dict[
 
 
 def apply_slot_fact(verdict: InitVerdict, fact: SlotFact | None) -> InitVerdict:
-    """The verdict with the optimizer's testimony: it decides what the values alone left open."""
-    if fact is None or verdict.match == "nonfinite":
+    """The verdict with the optimizer's testimony."""
+    if fact is None:
         return verdict
-    exact = any(b in verdict.basis for b in EXACT_BASES)
-    if fact.gradient == Gradient.RECEIVED:
-        if verdict.verdict == VERDICT_TRAINED or exact:
-            return verdict.with_evidence(verdict.verdict, verdict.score, BASIS_OPTIMIZER_SLOTS, fact.text)
-        return verdict.with_evidence(VERDICT_TRAINED, SCORE_PATTERN, BASIS_OPTIMIZER_SLOTS, fact.text)
-    if fact.gradient == Gradient.NONE:
-        if verdict.verdict == VERDICT_INCONCLUSIVE:
-            return verdict.with_evidence(VERDICT_FRESH, SCORE_PATTERN, BASIS_OPTIMIZER_SLOTS, fact.text)
-        if verdict.verdict == VERDICT_TRAINED:
-            return verdict.with_evidence(
-                verdict.verdict, verdict.score, BASIS_OPTIMIZER_SLOTS, fact.text + " (trained before, then frozen?)"
-            )
-        return verdict.with_evidence(verdict.verdict, verdict.score, BASIS_OPTIMIZER_SLOTS, fact.text)
-    return InitVerdict(verdict.verdict, verdict.match, verdict.score, f"{verdict.evidence}; {fact.text}", verdict.basis)
+    updated = {Gradient.RECEIVED: True, Gradient.NONE: False}.get(fact.gradient)
+    return verdict.with_testimony(updated, BASIS_OPTIMIZER_SLOTS, fact.text)
