@@ -154,16 +154,53 @@ def _progress_bar(artifact: Artifact, label: str, quiet: bool, output_format: st
     )
 
 
+def parse_storage_options(pairs: tuple[str, ...]) -> dict[str, object]:
+    """`KEY=VALUE` pairs as fsspec options: JSON values where they parse (true, 30, "x"), dotted keys nest."""
+    import json
+
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise BadOption(f"--storage-option {pair!r}: write KEY=VALUE (client_kwargs.endpoint_url=http://...)")
+        try:
+            value: object = json.loads(raw)
+        except ValueError:
+            value = raw
+        target = options
+        *parents, leaf = key.split(".")
+        for part in parents:
+            nested = target.setdefault(part, {})
+            if not isinstance(nested, dict):
+                raise BadOption(f"--storage-option {pair!r}: {part} is both a value and a group")
+            target = nested
+        target[leaf] = value
+    return options
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ckptdiff")
-def cli() -> None:
+@click.option(
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An fsspec option for s3://, gs://, https:// paths (repeatable; dotted keys nest, values parse as JSON): "
+    "--storage-option anon=true, --storage-option client_kwargs.endpoint_url=http://127.0.0.1:9000.",
+)
+def cli(storage_options: tuple[str, ...]) -> None:
     """Checkpoint forensics for TensorFlow and Keras.
 
     Reads TF2 and TF1 checkpoints (V2 bundles and V1 files), SavedModels, Keras 2 legacy H5,
-    Keras 3 .weights.h5 and .keras archives, without executing anything stored in them.
+    Keras 3 .weights.h5 and .keras archives, without executing anything stored in them. Paths may be
+    local, file://, s3://, gs://, https:// or any fsspec URL (the remote extra).
 
     Exit status: 0 nothing found, 1 findings, 2 unusable input.
     """
+    if storage_options:
+        from ckptdiff.storage.remote import configure
+
+        configure(parse_storage_options(storage_options))
 
 
 @cli.command()

@@ -168,3 +168,64 @@ class H5DatasetSource:
         values = np.empty_like(out)
         values[order] = out
         return self._view(values)
+
+
+RANGE_CHUNK_BYTES = 8 << 20
+"""Bytes fetched per range request when a remote tensor is streamed."""
+RANGE_CACHE_BYTES = 16 << 20
+"""A remote tensor up to this size is kept after its first whole read (sampling reads it again)."""
+
+
+def window(buffer: Any, start: int, stop: int) -> memoryview | bytes:
+    """Bytes [start, stop) of a shard: a view of a local map, one range request of a remote buffer."""
+    if isinstance(buffer, mmap.mmap | bytes | bytearray | memoryview):
+        return memoryview(buffer)[start:stop]
+    data: bytes = buffer[start:stop]
+    return data
+
+
+@dataclass
+class RangeSource:
+    """A tensor stored as raw bytes at an offset of a remote file, read by range requests (never whole files)."""
+
+    buffer: Any
+    """A sliceable remote buffer (ckptdiff.storage.remote.RangeBuffer)."""
+    offset: int
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    _cached: np.ndarray | None = None
+
+    def _count(self) -> int:
+        return element_count(self.shape)
+
+    def read(self) -> np.ndarray:
+        if self._cached is not None:
+            return self._cached.reshape(self.shape)
+        nbytes = self._count() * np.dtype(self.dtype).itemsize
+        flat = np.frombuffer(self.buffer[self.offset : self.offset + nbytes], dtype=self.dtype)
+        if nbytes <= RANGE_CACHE_BYTES:
+            self._cached = flat
+        return flat.reshape(self.shape)
+
+    def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
+        return self.iter_range(0, self._count(), max_elements)
+
+    def iter_range(self, start: int, stop: int, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
+        """Chunks of the flat elements [start, stop), each fetched by its own range request."""
+        if self._cached is not None:
+            yield from _flat_chunks(self._cached[start:stop], max_elements)
+            return
+        itemsize = np.dtype(self.dtype).itemsize
+        step = max(max_elements, RANGE_CHUNK_BYTES // itemsize)
+        for lo in range(start, stop, step):
+            hi = min(lo + step, stop)
+            data = self.buffer[self.offset + lo * itemsize : self.offset + hi * itemsize]
+            yield from _flat_chunks(np.frombuffer(data, dtype=self.dtype), max_elements)
+
+    def sample_flat(self, indices: np.ndarray) -> np.ndarray:
+        """Values at flat C-order indices (the tensor is fetched once, cached when small)."""
+        return self.read().reshape(-1)[indices]
+
+    def release(self) -> None:
+        """Drop the cached values."""
+        self._cached = None

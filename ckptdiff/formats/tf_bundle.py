@@ -9,7 +9,7 @@ import os
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from ckptdiff.formats import protowire as pw
 from ckptdiff.formats.groups import OBJECT_GRAPH_KEY, classify_key
 from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.formats.leveldb_table import crc32c_of, mask_crc32c, read_table
-from ckptdiff.formats.sources import ArraySource, LazySource, MemmapSource
+from ckptdiff.formats.sources import ArraySource, LazySource, MemmapSource, RangeSource, window
 from ckptdiff.integrity import IntegrityProblem, IntegrityReport, ProblemKind, VerifyMethod
 from ckptdiff.storage import Location, as_location
 
@@ -364,7 +364,7 @@ def decode_string_tensor(
     Raises:
         CorruptArtifact: lengths run past the tensor, the length checksum fails or bytes are left over.
     """
-    data = memoryview(buffer)[entry_offset : entry_offset + size]
+    data = memoryview(window(buffer, entry_offset, entry_offset + size))
     count = element_count(shape)
     pos = 0
     lengths = []
@@ -404,6 +404,9 @@ class UnsupportedSource:
 def _tf_source(prefix: Location, key: str) -> TensorSource:
     from ckptdiff.formats.tf_v1 import tf_tensor_source
 
+    if prefix.local_path is None:
+        what = f"{prefix.display}: tensor {key!r}"
+        return UnsupportedSource(f"{what} is partitioned or of a dtype only TensorFlow reads, from local files only")
     return tf_tensor_source(str(prefix.local_path or prefix.display), key)
 
 
@@ -419,7 +422,7 @@ def _guarded_tf_source(prefix: Location, key: str, parts: list[_StoredEntry], bu
         for part in parts:
             if part.crc32c is None or part.dtype_enum == DT_STRING:
                 continue
-            actual = mask_crc32c(crc32c_of(memoryview(buffers[part.shard_id])[part.offset : part.offset + part.size]))
+            actual = mask_crc32c(crc32c_of(window(buffers[part.shard_id], part.offset, part.offset + part.size)))
             if actual != part.crc32c:
                 raise CorruptArtifact(
                     f"{what}: stored bytes fail their CRC32C (stored {part.crc32c:#010x}, computed {actual:#010x}); "
@@ -446,9 +449,9 @@ def _make_source(
     if dtype is not None and big_endian and dtype.itemsize > 1:
         if dtype.kind == "V":  # ml_dtypes types have no byte-swapped numpy form
             return dtype.name, _guarded_tf_source(prefix, e.key, [e], buffers, what)
-        return dtype.name, MemmapSource(buffers[e.shard_id], e.offset, dtype.newbyteorder(">"), e.shape)
+        return dtype.name, _raw_source(buffers[e.shard_id], e.offset, dtype.newbyteorder(">"), e.shape)
     if dtype is not None:
-        return dtype.name, MemmapSource(buffers[e.shard_id], e.offset, dtype, e.shape)
+        return dtype.name, _raw_source(buffers[e.shard_id], e.offset, dtype, e.shape)
     if e.dtype_enum == DT_STRING and not big_endian:
         buffer = buffers[e.shard_id]
         load: Callable[[], np.ndarray] = lambda: decode_string_tensor(buffer, e.offset, e.size, e.shape, what)
@@ -458,6 +461,13 @@ def _make_source(
     if _tf_only(e.dtype_enum) or e.dtype_enum == DT_STRING:
         return _dtype_name(e.dtype_enum), _guarded_tf_source(prefix, e.key, [e], buffers, what)
     return _dtype_name(e.dtype_enum), UnsupportedSource(what)
+
+
+def _raw_source(buffer: Any, offset: int, dtype: np.dtype, shape: tuple[int, ...]) -> TensorSource:
+    """Raw bytes in a shard: memory-mapped locally, fetched by range requests from a remote store."""
+    if isinstance(buffer, mmap.mmap | bytes | memoryview):
+        return MemmapSource(buffer, offset, dtype, shape)
+    return RangeSource(buffer, offset, dtype, shape)
 
 
 def _dtype_name(enum: int) -> str:
