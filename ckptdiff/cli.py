@@ -197,10 +197,11 @@ def cli(storage_options: tuple[str, ...]) -> None:
 
     Exit status: 0 nothing found, 1 findings, 2 unusable input.
     """
-    if storage_options:
+    options = parse_storage_options(storage_options)
+    if options or "ckptdiff.storage.remote" in sys.modules:  # reset between in-process runs too
         from ckptdiff.storage.remote import configure
 
-        configure(parse_storage_options(storage_options))
+        configure(options)
 
 
 @cli.command()

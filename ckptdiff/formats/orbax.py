@@ -14,6 +14,7 @@ and zarr metadata. tensorstore is an extra (`pip install 'ckptdiff[orbax]'`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -127,12 +128,49 @@ def _leaves(tree: Any, item: str, display: str) -> list[tuple[tuple[str, ...], s
     return leaves
 
 
+def tensorstore_kvstore(folder: Location, display: str) -> dict[str, Any]:
+    """The tensorstore kvstore spec of a folder: file, s3, gcs or http, read-only (tensorstore does its own I/O).
+
+    S3 endpoints and regions come from the same environment s3fs uses (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
+    AWS_DEFAULT_REGION / AWS_REGION) or from `--storage-option client_kwargs.endpoint_url=...`.
+    """
+    local = folder.local_path
+    if local is not None:
+        return {"driver": "file", "path": f"{local.resolve()}/"}
+    url = folder.display.rstrip("/")
+    scheme, _, rest = url.partition("://")
+    bucket, _, key = rest.partition("/")
+    if scheme in ("http", "https"):
+        return {"driver": "http", "base_url": url + "/"}
+    if scheme in ("gs", "gcs"):
+        return {"driver": "gcs", "bucket": bucket, "path": key + "/"}
+    if scheme in ("s3", "s3a"):
+        from ckptdiff.storage.remote import storage_options
+
+        options = storage_options()
+        found = options.get("client_kwargs")
+        client: dict[str, Any] = found if isinstance(found, dict) else {}
+        endpoint = (
+            options.get("endpoint_url")
+            or client.get("endpoint_url")
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+        )
+        spec: dict[str, Any] = {"driver": "s3", "bucket": bucket, "path": key + "/"}
+        region = client.get("region_name") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        spec["aws_region"] = region or "us-east-1"
+        if endpoint:
+            spec["endpoint"] = endpoint
+        return spec
+    raise UnreadableArtifact(
+        f"{display}: Orbax arrays are read by tensorstore, which reads file, s3, gs and https only"
+    )
+
+
 def _open_item(item_dir: Location, display: str, entries: list[TensorEntry], notes: list[str]) -> None:
     item = item_dir.name
     tree = read_json_file(item_dir.child(TREE_METADATA), display)
-    local = item_dir.local_path
-    if local is None:
-        raise UnreadableArtifact(f"{display}: Orbax checkpoints are read from local directories only for now")
+    base = tensorstore_kvstore(item_dir, display)
     ts = _tensorstore()
     driver = "zarr3" if tree.get("use_zarr3") else "zarr"
     skipped: list[str] = []
@@ -143,7 +181,7 @@ def _open_item(item_dir: Location, display: str, entries: list[TensorEntry], not
             continue
         spec = {
             "driver": driver,
-            "kvstore": {"driver": "ocdbt", "base": f"file://{local.resolve()}/"},
+            "kvstore": {"driver": "ocdbt", "base": base},
             "path": name,
         }
         try:

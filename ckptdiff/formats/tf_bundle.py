@@ -405,9 +405,31 @@ def _tf_source(prefix: Location, key: str) -> TensorSource:
     from ckptdiff.formats.tf_v1 import tf_tensor_source
 
     if prefix.local_path is None:
-        what = f"{prefix.display}: tensor {key!r}"
-        return UnsupportedSource(f"{what} is partitioned or of a dtype only TensorFlow reads, from local files only")
+        # TensorFlow reads local files only: a remote bundle is copied once to a private temporary folder
+        # (index and data shards, never anything else) when a partitioned tensor is first read.
+        return LazySource(lambda: tf_tensor_source(_local_copy(prefix), key).read())
     return tf_tensor_source(str(prefix.local_path or prefix.display), key)
+
+
+_LOCAL_COPIES: dict[str, Any] = {}
+
+
+def _local_copy(prefix: Location) -> str:
+    """The prefix of a local copy of a remote bundle (made once per process, removed at exit)."""
+    import tempfile
+
+    if prefix.display not in _LOCAL_COPIES:
+        folder = tempfile.TemporaryDirectory(prefix="ckptdiff-bundle-")
+        index = prefix.with_suffix(".index")
+        with open(f"{folder.name}/{prefix.name}.index", "wb") as f:
+            f.write(index.read_bytes())
+        num_shards = read_bundle_index(prefix, prefix.display).num_shards
+        for i in range(num_shards):
+            shard = shard_path(prefix, i, num_shards)
+            with open(f"{folder.name}/{shard.name}", "wb") as f:
+                f.write(shard.read_bytes())
+        _LOCAL_COPIES[prefix.display] = folder
+    return f"{_LOCAL_COPIES[prefix.display].name}/{prefix.name}"
 
 
 def _guarded_tf_source(prefix: Location, key: str, parts: list[_StoredEntry], buffers: list, what: str) -> TensorSource:

@@ -39,6 +39,11 @@ def configure(options: dict[str, Any]) -> None:
     _options.update(options)
 
 
+def storage_options() -> dict[str, Any]:
+    """The fsspec options in force (a copy)."""
+    return dict(_options)
+
+
 def bytes_fetched() -> int:
     """Bytes read from remote stores by this process so far (for benchmarks)."""
     return _fetched[0]
@@ -95,9 +100,14 @@ def _call(what: str, func: Callable[[], T]) -> T:
     for attempt in range(RETRIES):
         try:
             return func()
-        except FileNotFoundError:
-            raise
-        except Exception as exc:
+        except Exception as raised:
+            exc: BaseException = raised
+            if isinstance(exc, FileNotFoundError):
+                # fsspec's HTTP filesystem reports every failed lookup as FileNotFoundError; the cause tells.
+                cause = exc.__cause__
+                if cause is None or not (_status(cause) not in (None, 404) or isinstance(cause, TimeoutError)):
+                    raise
+                exc = cause
             status = _status(exc)
             if status == 404:
                 raise FileNotFoundError(what) from None
@@ -172,8 +182,8 @@ class FsspecLocation(Location):
 
     def is_dir(self) -> bool:
         info = self._info()
-        if info is not None and info.get("type") == "directory":
-            return True
+        if info is not None:
+            return info.get("type") == "directory"
         if self.display.startswith(("http://", "https://")):
             return False  # an HTTP path is a file or nothing: listings are never guessed from pages
         try:
