@@ -80,7 +80,7 @@ def range_handler(root: Path, log: RequestLog, flaky_failures: int = 2, slow_sec
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_HEAD(self) -> None:
             if self._refuse(1):
                 return
             target = self._file()
@@ -92,7 +92,7 @@ def range_handler(root: Path, log: RequestLog, flaky_failures: int = 2, slow_sec
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self._refuse(0):
                 return
             target = self._file()
@@ -130,7 +130,7 @@ def range_handler(root: Path, log: RequestLog, flaky_failures: int = 2, slow_sec
         def _not_allowed(self) -> None:
             self._empty(405)
 
-        do_PUT = do_POST = do_DELETE = do_PATCH = _not_allowed  # noqa: N815
+        do_PUT = do_POST = do_DELETE = do_PATCH = _not_allowed
 
     return Handler
 
