@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 FORMAT_CHOICES_INSPECT = ("table", "json")
 HISTORY_FAIL_ON_CHOICES = ("never_changed", "stopped_changing", "changing", "nonfinite")
+AUDIT_ALLOW_CHOICES = ("fresh", "nonfinite", "scan", "integrity", "check")
 """The statuses `history --fail-on/--allow` accept (ckptdiff.report.interface.ChangeStatus)."""
 FAIL_ON_CHOICES = (
     "missing",
@@ -550,6 +551,103 @@ def history(
 
         emit(render_history_table(report, table_width(wide)), output_path, protect=run)
     if not report.ok:
+        raise SystemExit(ExitCode.FINDINGS)
+
+
+@cli.command()
+@click.argument("roots", nargs=-1, required=True)
+@click.option(
+    "--model",
+    "model_spec",
+    metavar="SPEC",
+    help="Also check each artifact's restore into this live model (built once per worker).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "jsonl"]),
+    default="table",
+    show_default=True,
+    help="table for people; json: one ckptdiff.audit/1 document; jsonl: one line per artifact as it finishes.",
+)
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Local worker processes.")
+@click.option("--scheduler", metavar="ADDRESS", help="Run the per-artifact tasks on this Dask scheduler (tcp://...).")
+@click.option(
+    "--allow",
+    multiple=True,
+    type=CommaList(AUDIT_ALLOW_CHOICES),
+    metavar="SOURCE[,SOURCE]",
+    help="Do not count findings from these sources: fresh, nonfinite, scan, integrity, check.",
+)
+@click.option("--include", "include", multiple=True, metavar="GLOB", help="Audit only paths matching (repeatable).")
+@click.option("--exclude", "exclude", multiple=True, metavar="GLOB", help="Skip paths matching (repeatable).")
+@output_option
+@quiet_option
+def audit(
+    roots: tuple[str, ...],
+    model_spec: str | None,
+    output_format: str,
+    workers: int,
+    scheduler: str | None,
+    allow: tuple[tuple[str, ...], ...],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    output_path: str | None,
+    quiet: bool,
+) -> None:
+    """Audit every artifact under ROOTS: folders, globs, s3:// gs:// https:// prefixes.
+
+    Each artifact is found once as a whole (a checkpoint prefix, a SavedModel, model directory,
+    preset or Orbax step folder, an H5 or .keras file) and gets inspect --verify (statistics and
+    fresh-init verdicts), scan and, with --model, check. A corrupt or hostile artifact is an `error`
+    record and never stops the audit. Exit 1 when any artifact has findings or errors.
+
+    Example:
+
+        ckptdiff audit sample_checkpoints/history --workers 2
+    """
+    from ckptdiff.audit.discover import discover, matches
+    from ckptdiff.audit.run import run_audit
+
+    paths = [p for p in discover(list(roots)) if (not include or matches(p, include)) and not matches(p, exclude)]
+    if not paths:
+        raise BadOption(f"{' '.join(roots)}: no artifacts found")
+    from ckptdiff.report.progress import ProgressBar
+
+    bar = ProgressBar.for_terminal(len(paths), "audit", quiet=quiet, machine_output=output_format != "table")
+    bar.unit = "artifacts"
+
+    def on_result(record: dict) -> None:
+        bar(1)
+        if output_format == "jsonl" and output_path is None:
+            from ckptdiff.audit.render import render_audit_line
+
+            click.echo(render_audit_line(record))
+
+    from ckptdiff.storage.remote import storage_options
+
+    try:
+        executor, records = run_audit(
+            paths,
+            on_result,
+            model_spec=model_spec,
+            allow=_flat(allow),
+            storage_options=storage_options(),
+            workers=workers,
+            scheduler=scheduler,
+        )
+    finally:
+        bar.close()
+    from ckptdiff.audit import render
+
+    if output_format == "json":
+        emit(render.render_audit_json(executor, records), output_path, protect=tuple(paths))
+    elif output_format == "jsonl":
+        if output_path is not None:
+            emit("".join(render.render_audit_line(r) + "\n" for r in records), output_path, protect=tuple(paths))
+    else:
+        emit(render.render_audit_table(executor, records), output_path, protect=tuple(paths))
+    if any(r["status"] != "ok" for r in records):
         raise SystemExit(ExitCode.FINDINGS)
 
 

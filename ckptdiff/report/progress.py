@@ -32,6 +32,8 @@ class ProgressBar:
         self.last_draw = 0.0
         self.drawn = False
         self.lock = threading.Lock()
+        self.unit = "bytes"
+        """`bytes` (sizes shown human-readable) or a word for counted items (`artifacts`)."""
 
     @classmethod
     def for_terminal(
@@ -53,8 +55,10 @@ class ProgressBar:
             fraction = min(self.done / self.total, 1.0)
             width = 30
             bar = "#" * int(fraction * width) + "-" * (width - int(fraction * width))
-            done = human_bytes(self.done * self.unit_bytes)
-            total = human_bytes(self.total * self.unit_bytes)
+            if self.unit == "bytes":
+                done, total = human_bytes(self.done * self.unit_bytes), human_bytes(self.total * self.unit_bytes)
+            else:
+                done, total = str(self.done), f"{self.total} {self.unit}"
             self.stream.write(f"\r{self.label} [{bar}] {100 * fraction:3.0f}% {done}/{total}")
             self.stream.flush()
             self.drawn = True

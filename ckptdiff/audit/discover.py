@@ -1,0 +1,95 @@
+"""Finding artifacts under roots (local folders, globs, bucket prefixes), each once and as a whole.
+
+A checkpoint is its prefix (`ckpt-3`, found by `ckpt-3.index`), never its `.index` or `.data-*` files; a
+SavedModel, Keras model directory, KerasHub preset and Orbax step are their folders, never the files inside;
+a sharded `.weights.json` is one artifact with its shards. Loose `.h5`, `.hdf5`, `.keras` and
+`.weights.h5` files are artifacts of their own.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob as globlib
+import re
+from collections.abc import Iterator
+
+from ckptdiff.errors import BadOption
+from ckptdiff.storage import Location, locate
+
+FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".weights.json")
+_SHARD = re.compile(r"_\d{5}\.weights\.h5$")
+_FOLDER_MARKERS = ("saved_model.pb", "_CHECKPOINT_METADATA")
+"""A folder holding one of these is one artifact (SavedModel, Orbax step)."""
+MAX_ARTIFACTS = 1_000_000
+
+
+def _is_whole_folder(folder: Location, names: set[str]) -> bool:
+    if any(m in names for m in _FOLDER_MARKERS):
+        return True
+    return "config.json" in names and "metadata.json" in names  # Keras model directory or KerasHub preset
+
+
+def _walk(folder: Location, found: list[str]) -> None:
+    children = list(folder.iterdir())
+    names = {c.name for c in children}
+    if _is_whole_folder(folder, names):
+        found.append(folder.display)
+        return
+    sharded = {n for n in names if n.endswith(".weights.json")}
+    for child in sorted(children, key=lambda c: c.name):
+        name = child.name
+        if name.endswith(".index") and child.is_file():
+            found.append(child.display[: -len(".index")])
+        elif _SHARD.search(name) and sharded:
+            continue  # a shard of a .weights.json beside it
+        elif name.endswith(FILE_SUFFIXES) and child.is_file():
+            found.append(child.display)
+        elif child.is_dir():
+            _walk(child, found)
+        if len(found) > MAX_ARTIFACTS:
+            raise BadOption(f"{folder}: more than {MAX_ARTIFACTS} artifacts; audit narrower roots")
+
+
+def _expand(root: str) -> Iterator[str]:
+    if not any(ch in root for ch in "*?["):
+        yield root
+        return
+    if "://" in root:
+        location = locate(root.split("*", 1)[0].rsplit("/", 1)[0] or root)
+        fs = getattr(location, "fs", None)
+        if fs is None:
+            raise BadOption(f"{root}: cannot expand this pattern")
+        scheme = root.split("://", 1)[0]
+        for path in sorted(fs.glob(root.split("://", 1)[1] if scheme not in ("http", "https") else root)):
+            yield path if "://" in path else f"{scheme}://{path}"
+        return
+    yield from sorted(globlib.glob(root))
+
+
+def discover(roots: list[str]) -> list[str]:
+    """Every artifact under the roots, in a stable order, each once.
+
+    Raises:
+        BadOption: a root that does not exist or matches nothing.
+    """
+    found: list[str] = []
+    for root in roots:
+        matched = list(_expand(root))
+        if not matched:
+            raise BadOption(f"{root}: matches nothing")
+        for path in matched:
+            location = locate(path)
+            if path.endswith(".index") and location.is_file():
+                found.append(path[: -len(".index")])
+            elif location.is_dir():
+                _walk(location, found)
+            elif location.is_file() or location.with_suffix(".index").is_file():
+                found.append(path)
+            else:
+                raise BadOption(f"{path}: no such file or folder")
+    return list(dict.fromkeys(found))
+
+
+def matches(path: str, patterns: tuple[str, ...]) -> bool:
+    """True when the path matches one of the shell patterns."""
+    return any(fnmatch.fnmatchcase(path, p) for p in patterns)
