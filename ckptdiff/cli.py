@@ -222,6 +222,12 @@ def cli(storage_options: tuple[str, ...]) -> None:
     show_default=True,
     help="Which tensors to list.",
 )
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Compute the statistics on this Dask scheduler's workers, by shard and segment (identical results); "
+    "the workers open ARTIFACT by its path or URL.",
+)
 @verify_option
 @output_option
 @wide_option
@@ -233,6 +239,7 @@ def inspect(
     no_stats: bool,
     no_init: bool,
     group: str,
+    scheduler: str | None,
     verify: bool,
     output_path: str | None,
     wide: bool,
@@ -257,7 +264,13 @@ def inspect(
         bar = _progress_bar(art, "inspect", quiet, output_format)
         try:
             report = inspect_artifact(
-                art, filters=filters, group=group, with_stats=not no_stats, with_init=not no_init, progress=bar
+                art,
+                filters=filters,
+                group=group,
+                with_stats=not no_stats,
+                with_init=not no_init,
+                progress=bar,
+                scheduler=scheduler,
             )
         finally:
             bar.close()

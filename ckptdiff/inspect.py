@@ -27,6 +27,7 @@ def inspect_artifact(
     with_stats: bool = True,
     with_init: bool = True,
     progress: Callable[[int], None] | None = None,
+    scheduler: str | None = None,
 ) -> InspectReport:
     """Build the inspect report of an artifact.
 
@@ -38,6 +39,7 @@ def inspect_artifact(
             fresh-init verdict from them (plus a bounded deterministic sample for the distribution tests).
         with_init: add the fresh-init verdict of each tensor (needs with_stats).
         progress: called with the number of elements done, as work finishes.
+        scheduler: a Dask scheduler address: the statistics pass runs on its workers (identical results).
 
     Returns:
         The report: rows ordered model, optimizer, bookkeeping, each in storage order, and a
@@ -49,7 +51,12 @@ def inspect_artifact(
         if (group == ALL_GROUPS or e.group == group) and (not filters or matches_any(e, filters))
     ]
     selected.sort(key=lambda e: GROUPS.index(e.group))
-    stats = compute_all_stats(selected, progress=progress) if with_stats else [None] * len(selected)
+    if with_stats and scheduler:
+        from ckptdiff.stats.distributed import compute_stats_on_cluster
+
+        stats = compute_stats_on_cluster(artifact, selected, scheduler, progress=progress)
+    else:
+        stats = compute_all_stats(selected, progress=progress) if with_stats else [None] * len(selected)
     verdicts = assess_entries(artifact, selected, stats) if with_stats and with_init else [None] * len(selected)
     rows = tuple(
         TensorRow(
