@@ -44,7 +44,9 @@ def segments_task(
         if stop < 0:
             acc = accumulate(entry.iter_chunks(), entry.dtype)
         else:
-            iter_range = getattr(entry.source, "iter_range")  # noqa: B009 (sources without it are never split)
+            iter_range = getattr(entry.source, "iter_range", None)
+            if iter_range is None:  # the client splits only sources that have it
+                raise BadOption(f"{path}: {key} cannot be read by element range")
             acc = accumulate(iter_range(start, stop), entry.dtype)
         out.append((key, start, acc))
     return out
