@@ -36,6 +36,7 @@ from ckptdiff.formats.leveldb_table import crc32c_of, mask_crc32c, read_table
 from ckptdiff.formats.sources import ArraySource, LazySource, MemmapSource, RangeSource, window
 from ckptdiff.integrity import IntegrityProblem, IntegrityReport, ProblemKind, VerifyMethod
 from ckptdiff.storage import Location, as_location
+from ckptdiff.storage.interface import SliceableBytes
 
 # --- the bundle protos (tensorflow/core/protobuf/tensor_bundle.proto) ------------------------------
 
@@ -317,7 +318,7 @@ def shard_path(prefix: Location, shard_id: int, num_shards: int) -> Location:
     return prefix.with_suffix(f".data-{shard_id:05d}-of-{num_shards:05d}")
 
 
-def _map_shard(path: Location, resources: contextlib.ExitStack, display: str) -> mmap.mmap | bytes:
+def _map_shard(path: Location, resources: contextlib.ExitStack, display: str) -> mmap.mmap | bytes | SliceableBytes:
     try:
         mapped = path.map()  # an empty shard (only empty tensors) maps to b""
     except FileNotFoundError:

@@ -6,7 +6,15 @@ import abc
 import mmap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
+
+
+class SliceableBytes(Protocol):
+    """Bytes fetched on slicing (a remote file): `len()` and `buffer[a:b]`, no buffer protocol."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, item: slice, /) -> bytes: ...
 
 
 class Location(abc.ABC):
@@ -91,8 +99,9 @@ class Location(abc.ABC):
         """A seekable read-only binary file object (for h5py, zipfile); the caller closes it."""
 
     @abc.abstractmethod
-    def map(self) -> mmap.mmap | bytes:
-        """The file's bytes as a read-only buffer: a memory map where the store allows it."""
+    def map(self) -> mmap.mmap | bytes | SliceableBytes:
+        """The file's bytes as a read-only buffer: a memory map where the store allows it, a sliceable remote
+        buffer (one range request per slice) where it does not."""
 
     def relative_to(self, root: Location) -> str:
         """This location's path below root, with `/` separators."""

@@ -241,7 +241,7 @@ class FsspecLocation(Location):
         )
         return cast(BinaryIO, _CountingFile(handle))
 
-    def map(self) -> RangeBuffer:  # type: ignore[override]
+    def map(self) -> RangeBuffer:
         return RangeBuffer(self)
 
 
