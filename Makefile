@@ -46,6 +46,7 @@ readme: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/speed.py
+	$(PY) bench/remote.py
 
 bench-hostile: $(STAMP)
 	$(PY) bench/hostile.py

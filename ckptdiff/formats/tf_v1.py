@@ -7,7 +7,9 @@ without a fixed-size numpy equivalent. This is the only reader that imports Tens
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from functools import lru_cache
 from typing import Any
 
@@ -58,12 +60,19 @@ def tf_tensor_source(prefix: str, key: str) -> LazySource:
     return LazySource(load)
 
 
-def _v1_pattern(path: Location) -> str:
-    # TensorFlow reads V1 files itself: it needs a local path (the one reader that is not native).
-    local = str(path.local_path or path.display)
-    if path.is_file():
-        return local
-    return local + V1_SHARD_GLOB
+def _v1_pattern(path: Location, resources: contextlib.ExitStack) -> str:
+    # TensorFlow reads V1 files itself: it needs a local path (the one reader that is not native). A remote
+    # V1 checkpoint is copied into a private temporary folder first (its files only), removed on close.
+    if path.local_path is not None:
+        local = str(path.local_path)
+        return local if path.is_file() else local + V1_SHARD_GLOB
+    folder = resources.enter_context(tempfile.TemporaryDirectory(prefix="ckptdiff-v1-"))
+    files = [path] if path.is_file() else path.parent.glob(path.name + "-*-of-*")
+    for file in files:
+        with open(os.path.join(folder, file.name), "wb") as f:
+            f.write(file.read_bytes())
+    local = os.path.join(folder, path.name)
+    return local if path.is_file() else local + V1_SHARD_GLOB
 
 
 def read_v1_checkpoint(path: Location | str | os.PathLike[str], display: str) -> Artifact:
@@ -80,7 +89,8 @@ def read_v1_checkpoint(path: Location | str | os.PathLike[str], display: str) ->
         UnreadableArtifact: TensorFlow cannot parse the file.
     """
     path = as_location(path)
-    pattern = _v1_pattern(path)
+    resources = contextlib.ExitStack()
+    pattern = _v1_pattern(path, resources)
     reader = _checkpoint_reader(pattern)
     shapes = reader.get_variable_to_shape_map()
     dtypes = reader.get_variable_to_dtype_map()
@@ -101,9 +111,10 @@ def read_v1_checkpoint(path: Location | str | os.PathLike[str], display: str) ->
         path=display,
         format=Format.TF_CHECKPOINT_V1,
         entries=tuple(entries),
-        resolved=pattern,
+        resolved=pattern if path.local_path is not None else path.display,
         location=path,
         notes=("V1 checkpoint: read through TensorFlow's reader",),
+        resources=resources,
     )
 
 

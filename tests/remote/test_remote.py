@@ -16,6 +16,7 @@ FORMATS = {
     "tf2 checkpoint prefix": "tf2/ckpt-1",
     "tf2 sharded checkpoint": "tf2_sharded",
     "tf1 name-based checkpoint": "tf1/model.ckpt",
+    "tf v1 checkpoint (TensorFlow reader, local copy)": "tf1_v1/model.ckpt",
     "saved model": "saved_model",
     "keras 2 legacy h5": "keras2/model.h5",
     "keras 3 legacy h5": "keras3/legacy.h5",
