@@ -141,3 +141,27 @@ def run_cli(capsys):
         return CliResult(code, out, err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """moto's S3 API in server mode on loopback, holding a copy of sample_checkpoints/ in bucket BUCKET."""
+    pytest.importorskip("s3fs", reason="s3:// needs the remote extra (s3fs)")
+    pytest.importorskip("moto.server", reason="the S3 API server is moto's server mode (dev extra)")
+    from tests.servers import BUCKET, S3Server
+
+    server = S3Server().start()
+    server.upload_tree(BUCKET, SAMPLES)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def http_server():
+    """An HTTP server with Range support on loopback, serving sample_checkpoints/."""
+    pytest.importorskip("aiohttp", reason="https:// needs the remote extra (aiohttp)")
+    from tests.servers import HttpRangeServer
+
+    server = HttpRangeServer(SAMPLES).start()
+    yield server
+    server.stop()

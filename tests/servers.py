@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+BUCKET = "ckptdiff-samples"
+"""The bucket the session's S3 server holds a copy of sample_checkpoints/ in."""
 
 
 @dataclass

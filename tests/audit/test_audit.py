@@ -102,3 +102,43 @@ def test_a_clean_fleet_exits_0_and_unreachable_scheduler_is_one_line(run_cli_mod
     assert down.exit_code == 2 and len(down.stderr.strip().splitlines()) == 1
     empty = run_cli_module("audit", str(tmp_path))
     assert empty.exit_code == 2 and "no artifacts found" in empty.stderr
+
+
+def test_globs_select_roots(run_cli_module, fleet, serial):
+    root, _ = fleet
+    _, doc = serial
+    result = run_cli_module("audit", str(root / "team1" / "*"), "--format", "json")
+    got = _records(json.loads(result.stdout))
+    assert got == {p: r for p, r in _records(doc).items() if "/team1/" in p} and got
+
+
+def test_bucket_prefix_audit_equals_local(run_cli_module, s3):
+    """The samples' history/ folder audited from the S3 API equals the local audit, record by record."""
+    from tests.conftest import SAMPLES
+    from tests.remote.conftest import BUCKET
+
+    local = json.loads(run_cli_module("audit", str(SAMPLES / "history"), "--format", "json").stdout)
+    remote = json.loads(run_cli_module("audit", f"s3://{BUCKET}/history", "--format", "json").stdout)
+
+    def keyed(doc: dict, prefix: str) -> dict[str, dict]:
+        return {p.removeprefix(prefix): r for p, r in _records(doc).items()}
+
+    a, b = keyed(local, str(SAMPLES / "history")), keyed(remote, f"s3://{BUCKET}/history")
+    assert set(a) == set(b) and len(a) == 11
+    for path in a:
+        for field in ("status", "format", "counts"):
+            assert a[path][field] == b[path][field], (path, field)
+        assert [f["kind"] for f in a[path]["findings"]] == [f["kind"] for f in b[path]["findings"]]
+
+
+def test_progress_counts_artifacts():
+    import io
+
+    from ckptdiff.report.progress import ProgressBar
+
+    stream = io.StringIO()
+    bar = ProgressBar(4, "audit", enabled=True, stream=stream)
+    bar.unit = "artifacts"
+    bar.started -= 10  # past the one-second delay
+    bar(3)
+    assert "3/4 artifacts" in stream.getvalue()
