@@ -281,9 +281,13 @@ def _judge_small(values: TensorValues, configured: list[InitFamily]) -> InitVerd
     alive = survivors(families, values)
     if n >= BOUNDED_MIN_VALUES:
         for family in alive:
-            if family.lower is None or family.kind == KIND_ORTHOGONAL:
+            fixed_normal = family.kind == KIND_NORMAL and family.fans is None
+            if (family.lower is None and not fixed_normal) or family.kind == KIND_ORTHOGONAL:
                 continue
             fitted = fit_family(family, values)
+            spectrum = values.spectrum(family.loc) if fixed_normal else None
+            if fixed_normal and (spectrum is None or spectrum.rows < MP_MIN_SIDE):
+                continue  # an unbounded normal is called fresh only with a full spectrum to back it
             if fitted is not None and all(c.passed for c in fitted[0]):
                 checks, name = fitted
                 basis = _checks_basis(checks, *((BASIS_INITIALIZER_CONFIG,) if configured else ()))
