@@ -36,7 +36,8 @@ def render_audit_table(executor: str, records: list[dict[str, Any]]) -> str:
     rows = []
     for r in records:
         findings = r["findings"]
-        detail = r["error"] or "; ".join(f"{f['kind']}: {f['key']}" for f in findings[:MAX_FINDINGS_SHOWN])
+        shown = findings[:MAX_FINDINGS_SHOWN]
+        detail = r["error"] or "; ".join(f"{f['kind']}: {f.get('path') or f['key']}" for f in shown)
         if len(findings) > MAX_FINDINGS_SHOWN:
             detail += f" (+{len(findings) - MAX_FINDINGS_SHOWN} more)"
         counts = r["counts"]

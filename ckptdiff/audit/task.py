@@ -108,13 +108,20 @@ def _audit(path: str, model_spec: str | None, allow: tuple[str, ...], record: di
         }
         if "fresh" not in allow:
             findings += [
-                {"source": "init", "kind": "fresh", "key": r.key, "detail": r.init.evidence}
+                {"source": "init", "kind": "fresh", "key": r.key, "path": r.model_path, "detail": r.init.evidence}
                 for r in model
                 if r.init is not None and r.init.verdict == "fresh"
             ]
         if "nonfinite" not in allow:
             findings += [
-                {"source": "init", "kind": "nonfinite", "key": r.key, "detail": "NaN or Inf values"} for r in nonfinite
+                {
+                    "source": "init",
+                    "kind": "nonfinite",
+                    "key": r.key,
+                    "path": r.model_path,
+                    "detail": "NaN or Inf values",
+                }
+                for r in nonfinite
             ]
         if "integrity" not in allow:
             findings += [
