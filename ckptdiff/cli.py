@@ -345,7 +345,7 @@ def gate_options(choices: tuple[str, ...], defaults: str, allow_example: str) ->
     show_default=True,
     help="Which real loader to emulate; auto picks the one users call for the artifact kind.",
 )
-@format_option(("table", "json", "junit"))
+@format_option(("table", "json", "junit", "sarif"))
 @gate_options(
     FAIL_ON_CHOICES,
     "missing, shape_mismatch, dtype_mismatch, partial, nonfinite, fresh, misplaced. Also: unexpected",
@@ -409,6 +409,10 @@ def check(
         from ckptdiff.report.junit import render_check_junit
 
         emit(render_check_junit(report), output_path, protect=(artifact,))
+    elif output_format == "sarif":
+        from ckptdiff.report.sarif import render_check_sarif
+
+        emit(render_check_sarif(report), output_path, protect=(artifact,))
     else:
         from ckptdiff.report.table import render_check_table
 
@@ -666,7 +670,7 @@ def audit(
 
 @cli.command()
 @click.argument("artifact")
-@format_option(FORMAT_CHOICES_INSPECT)
+@format_option(("table", "json", "sarif"))
 @output_option
 def scan(artifact: str, output_format: str, output_path: str | None) -> None:
     """Report what loading ARTIFACT would execute, import, write or read, without executing anything.
@@ -685,7 +689,12 @@ def scan(artifact: str, output_format: str, output_path: str | None) -> None:
     from ckptdiff.scan.scanner import scan_artifact
 
     report = scan_artifact(artifact)
-    render = render_scan_json if output_format == "json" else render_scan_table
+    if output_format == "sarif":
+        from ckptdiff.report.sarif import render_scan_sarif
+
+        render = render_scan_sarif
+    else:
+        render = render_scan_json if output_format == "json" else render_scan_table
     emit(render(report), output_path, protect=(artifact,))
     if not report.clean:
         raise SystemExit(ExitCode.FINDINGS)
