@@ -460,8 +460,8 @@ REALWORLD_ARTIFACTS = (
 
 def _model_verdicts(path: str) -> list[tuple[str, str, str]]:
     """(key, verdict, evidence) of every float model tensor of two or more values, through `inspect_artifact`."""
+    from ckptdiff.commands.inspect import inspect_artifact
     from ckptdiff.formats import open_artifact
-    from ckptdiff.inspect import inspect_artifact
 
     with open_artifact(path) as artifact:
         report = inspect_artifact(artifact, group="model")

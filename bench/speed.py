@@ -159,7 +159,7 @@ from ckptdiff.live.spec import load_live_model
 live = load_live_model(sys.argv[2])
 t2 = time.perf_counter()
 from ckptdiff.formats import open_artifact
-from ckptdiff.check import check_restore
+from ckptdiff.commands.check import check_restore
 from ckptdiff.report.json import render_check_json
 with open_artifact(sys.argv[1]) as art:
     report = check_restore(art, live)

@@ -13,11 +13,11 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "open_artifact": ("ckptdiff.formats", "open_artifact"),
-    "inspect_artifact": ("ckptdiff.inspect", "inspect_artifact"),
-    "check_restore": ("ckptdiff.check", "check_restore"),
-    "diff_artifacts": ("ckptdiff.diff", "diff_artifacts"),
+    "inspect_artifact": ("ckptdiff.commands.inspect", "inspect_artifact"),
+    "check_restore": ("ckptdiff.commands.check", "check_restore"),
+    "diff_artifacts": ("ckptdiff.commands.diff", "diff_artifacts"),
     "load_live_model": ("ckptdiff.live.spec", "load_live_model"),
-    "scan_artifact": ("ckptdiff.scan.scanner", "scan_artifact"),
+    "scan_artifact": ("ckptdiff.scanning.scanner", "scan_artifact"),
     "verify_artifact": ("ckptdiff.formats", "verify_artifact"),
 }
 

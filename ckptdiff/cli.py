@@ -44,7 +44,7 @@ FAIL_ON_CHOICES = (
     "nonfinite",
     "misplaced",
 )
-"""ckptdiff.check.FAIL_ON_CHOICES, spelled here so that `--help` needs no numpy (a test checks they agree)."""
+"""ckptdiff.commands.check.FAIL_ON_CHOICES, spelled here so that `--help` needs no numpy (a test checks they agree)."""
 GROUP_NAMES = ("model", "optimizer", "bookkeeping")
 """ckptdiff.artifact.Group's values, spelled here so that `--help` needs no numpy (a test checks they agree)."""
 
@@ -257,8 +257,8 @@ def inspect(
 
         ckptdiff inspect sample_checkpoints/tf2 --verify --no-stats
     """
+    from ckptdiff.commands.inspect import inspect_artifact
     from ckptdiff.formats import open_artifact, verify_artifact
-    from ckptdiff.inspect import inspect_artifact
 
     with open_artifact(artifact) as art:
         bar = _progress_bar(art, "inspect", quiet, output_format)
@@ -385,7 +385,7 @@ def check(
         ckptdiff check sample_checkpoints/scenarios/scope_mistake/model.ckpt \\
             --model sample_checkpoints/scenario_models.py:tf1_module
     """
-    from ckptdiff.check import check_restore, effective_fail_on
+    from ckptdiff.commands.check import check_restore, effective_fail_on
     from ckptdiff.formats import open_artifact, verify_artifact
 
     failing = effective_fail_on(_flat(fail_on), _flat(allow))
@@ -469,7 +469,7 @@ def diff(
 
         ckptdiff diff sample_checkpoints/tf2/ckpt-1 sample_checkpoints/tf2/ckpt-2 --only changed
     """
-    from ckptdiff.diff import diff_artifacts
+    from ckptdiff.commands.diff import diff_artifacts
     from ckptdiff.formats import open_artifact, verify_artifact
 
     if atol < 0 or rtol < 0:
@@ -548,8 +548,8 @@ def history(
         ckptdiff history sample_checkpoints/history/rebound_loop
     """
     from ckptdiff.artifact import Group
+    from ckptdiff.commands.history import history_report
     from ckptdiff.formats import open_artifact
-    from ckptdiff.history import history_report
 
     groups = tuple(Group) if group == "all" else (Group(group),)
     report = history_report(
@@ -686,7 +686,7 @@ def scan(artifact: str, output_format: str, output_path: str | None) -> None:
         ckptdiff scan sample_checkpoints/hostile/lambda.keras
     """
     from ckptdiff.report.scan_render import render_scan_json, render_scan_table
-    from ckptdiff.scan.scanner import scan_artifact
+    from ckptdiff.scanning.scanner import scan_artifact
 
     report = scan_artifact(artifact)
     if output_format == "sarif":

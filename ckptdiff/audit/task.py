@@ -85,9 +85,9 @@ def audit_one(
 
 
 def _audit(path: str, model_spec: str | None, allow: tuple[str, ...], record: dict[str, Any]) -> None:
+    from ckptdiff.commands.inspect import inspect_artifact
     from ckptdiff.formats import open_artifact, verify_artifact
-    from ckptdiff.inspect import inspect_artifact
-    from ckptdiff.scan.scanner import scan_artifact
+    from ckptdiff.scanning.scanner import scan_artifact
 
     findings: list[dict[str, Any]] = record["findings"]
     with open_artifact(path) as artifact:
@@ -140,7 +140,7 @@ def _audit(path: str, model_spec: str | None, allow: tuple[str, ...], record: di
 
 
 def _check(artifact: Any, model_spec: str, findings: list[dict[str, Any]], record: dict[str, Any]) -> None:
-    from ckptdiff.check import check_restore
+    from ckptdiff.commands.check import check_restore
     from ckptdiff.live.spec import load_live_model
     from ckptdiff.report.junit import variable_failures
 

@@ -233,7 +233,7 @@ def structure_findings(h5: h5py.File, source: str) -> list[Any]:
     """
     from ckptdiff.errors import CkptdiffError
     from ckptdiff.formats.h5_safety import check_dataset_fits
-    from ckptdiff.scan.interface import Finding, Severity
+    from ckptdiff.scanning.interface import Finding, Severity
 
     findings: list[Finding] = []
 

@@ -12,7 +12,7 @@ from ckptdiff.integrity import IntegrityReport, read_every_entry
 from ckptdiff.storage import Location
 
 if TYPE_CHECKING:
-    from ckptdiff.scan.interface import ScanResult
+    from ckptdiff.scanning.interface import ScanResult
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class ArtifactKind(abc.ABC):
 
     def scan(self, location: Location, display: str) -> ScanResult:
         """What loading the artifact would execute, import, write or read (default: data only)."""
-        from ckptdiff.scan.interface import ScanResult
+        from ckptdiff.scanning.interface import ScanResult
 
         with self.open(location, display) as artifact:
             return ScanResult(artifact.format, (), (f"{len(artifact.entries)} stored tensors: data only",))

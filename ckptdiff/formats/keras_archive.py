@@ -37,7 +37,7 @@ from ckptdiff.formats.hdf5 import (
 from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.formats.keras3_layout import read_keras3_layout
 from ckptdiff.integrity import IntegrityProblem, IntegrityReport, ProblemKind, VerifyMethod, read_every_entry
-from ckptdiff.scan.interface import Finding, ScanResult, Severity
+from ckptdiff.scanning.interface import Finding, ScanResult, Severity
 from ckptdiff.storage import Location, as_location
 
 CONFIG_MEMBER = "config.json"

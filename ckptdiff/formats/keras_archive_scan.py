@@ -29,7 +29,7 @@ from ckptdiff.formats.keras_archive import (
     check_zip_members,
 )
 from ckptdiff.formats.keras_config import MAX_CONFIG_TEXT, config_text_findings
-from ckptdiff.scan.interface import Finding, Severity
+from ckptdiff.scanning.interface import Finding, Severity
 from ckptdiff.storage import Location
 
 MAX_NESTING = 3

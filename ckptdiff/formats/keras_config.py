@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ckptdiff.errors import CorruptArtifact, one_line
-from ckptdiff.scan.interface import Finding, Severity
+from ckptdiff.scanning.interface import Finding, Severity
 from ckptdiff.storage import Location
 
 LAMBDA_CLASSES = frozenset({"Lambda"})

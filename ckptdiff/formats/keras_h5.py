@@ -63,7 +63,7 @@ from ckptdiff.formats.hdf5 import (
 )
 from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.integrity import IntegrityReport, VerifyMethod, read_every_entry
-from ckptdiff.scan.interface import Finding, ScanResult
+from ckptdiff.scanning.interface import Finding, ScanResult
 from ckptdiff.storage import Location, as_location
 
 LAYER_NAMES_ATTR = "layer_names"

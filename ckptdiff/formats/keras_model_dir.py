@@ -23,7 +23,7 @@ from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.formats.keras3_layout import read_keras3_layout
 from ckptdiff.formats.keras_config import config_text_findings, read_json_file
 from ckptdiff.integrity import IntegrityReport
-from ckptdiff.scan.interface import Finding, ScanResult
+from ckptdiff.scanning.interface import Finding, ScanResult
 from ckptdiff.storage import Location
 
 CONFIG_FILE = "config.json"

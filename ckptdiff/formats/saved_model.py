@@ -12,7 +12,7 @@ from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.formats.saved_model_proto import SavedModelProto, read_saved_model_pb
 from ckptdiff.formats.tf_bundle import read_tf_bundle, verify_bundle
 from ckptdiff.integrity import IntegrityProblem, IntegrityReport, ProblemKind, VerifyMethod
-from ckptdiff.scan.interface import Finding, ScanResult, Severity
+from ckptdiff.scanning.interface import Finding, ScanResult, Severity
 from ckptdiff.storage import Location, as_location
 
 SAVED_MODEL_PB = "saved_model.pb"

@@ -37,7 +37,7 @@ from ckptdiff.formats.saved_model_proto import (
     Root,
     read_bounded,
 )
-from ckptdiff.scan.interface import Finding, Severity
+from ckptdiff.scanning.interface import Finding, Severity
 from ckptdiff.storage import Location
 
 

@@ -109,7 +109,7 @@ def _add_hints_and_notes(suite: ET.Element, report: CheckReport) -> None:
 
 def render_history_junit(report: HistoryReport) -> str:
     """Render a run's history as JUnit XML: one test case per variable, a failure per status in the fail-on set."""
-    from ckptdiff.history import failures as history_failures
+    from ckptdiff.commands.history import failures as history_failures
 
     suite = ET.Element("testsuite", name="ckptdiff history", tests="0", failures="0", errors="0", skipped="0")
     properties = ET.SubElement(suite, "properties")

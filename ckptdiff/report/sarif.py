@@ -14,7 +14,7 @@ from typing import Any
 
 from ckptdiff import __version__
 from ckptdiff.report.interface import CheckReport
-from ckptdiff.scan.interface import ScanReport, Severity
+from ckptdiff.scanning.interface import ScanReport, Severity
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://github.com/ckptdiff/ckptdiff#readme"

@@ -7,7 +7,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from ckptdiff.scan.interface import FAILING_SEVERITIES, SEVERITIES, ScanReport, Severity
+from ckptdiff.scanning.interface import FAILING_SEVERITIES, SEVERITIES, ScanReport, Severity
 
 SCAN_SCHEMA = "ckptdiff.scan/1"
 

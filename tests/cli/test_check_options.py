@@ -144,7 +144,7 @@ def test_cli_spellings_agree_with_the_library():
     """The CLI spells statuses and groups itself so that --help imports no numpy; they must not drift."""
     from ckptdiff import cli
     from ckptdiff.artifact import Group
-    from ckptdiff.check import DEFAULT_FAIL_ON, FAIL_ON_CHOICES
+    from ckptdiff.commands.check import DEFAULT_FAIL_ON, FAIL_ON_CHOICES
 
     assert cli.FAIL_ON_CHOICES == FAIL_ON_CHOICES
     assert tuple(Group) == cli.GROUP_NAMES

@@ -58,7 +58,7 @@ try:
     main({args!r})
 except SystemExit as exc:
     code = exc.code
-heavy = ("tensorflow", "keras", "tf_keras", "ml_dtypes", "scipy", "ckptdiff.live", "ckptdiff.match.registry", "ckptdiff.diff")
+heavy = ("tensorflow", "keras", "tf_keras", "ml_dtypes", "scipy", "ckptdiff.live", "ckptdiff.match.registry", "ckptdiff.commands.diff")
 print("LOADED=" + ",".join(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)
 """
 

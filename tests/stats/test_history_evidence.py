@@ -5,8 +5,8 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
+from ckptdiff.commands.inspect import inspect_artifact
 from ckptdiff.formats import open_artifact
-from ckptdiff.inspect import inspect_artifact
 from tests.conftest import SAMPLES
 
 HISTORY = SAMPLES / "history"

@@ -15,8 +15,8 @@ import sys
 import numpy as np
 import pytest
 
+from ckptdiff.commands.inspect import inspect_artifact
 from ckptdiff.formats import open_artifact
-from ckptdiff.inspect import inspect_artifact
 from tests.conftest import SAMPLES
 
 HISTORY = SAMPLES / "history"

@@ -22,7 +22,7 @@ import os
 
 from ckptdiff.errors import NotKerasArchive, UnknownArtifactKind
 from ckptdiff.formats import detect_artifact
-from ckptdiff.scan.interface import SEVERITIES, Finding, ScanReport
+from ckptdiff.scanning.interface import SEVERITIES, Finding, ScanReport
 from ckptdiff.storage import locate
 
 

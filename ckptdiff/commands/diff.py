@@ -181,7 +181,7 @@ def diff_artifacts(
     if live is None:
         aligned = align_entries(a, b)
     else:
-        from ckptdiff.check import run_loader
+        from ckptdiff.commands.check import run_loader
 
         restore_a, restore_b = run_loader(a, live), run_loader(b, live)
         aligned = align_through_model(a, b, restore_a, restore_b, live)
