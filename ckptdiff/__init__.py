@@ -1,8 +1,9 @@
 """ckptdiff: checkpoint forensics for TensorFlow and Keras.
 
-The public API is the library behind the CLI: open an artifact, check it against a live model,
-diff two artifacts, scan one for code that would run on load. Names are imported on first use, so
-`import ckptdiff` costs nothing and leaves numpy's thread settings to the caller.
+The public API: `ckptdiff.inspect`, `check`, `diff`, `scan` and `history` return the commands' report
+objects (`.ok`, `.findings`, `.to_json()`), and `ckptdiff.testing.assert_restores` guards a restore in
+a test; the library behind the CLI (`open_artifact`, `check_restore`, ...) is exported too. Names are
+imported on first use, so `import ckptdiff` costs nothing and leaves numpy's thread settings to the caller.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "inspect": ("ckptdiff.api", "inspect"),
+    "check": ("ckptdiff.api", "check"),
+    "diff": ("ckptdiff.api", "diff"),
+    "scan": ("ckptdiff.api", "scan"),
+    "history": ("ckptdiff.api", "history"),
+    "Finding": ("ckptdiff.api", "Finding"),
     "open_artifact": ("ckptdiff.formats", "open_artifact"),
     "inspect_artifact": ("ckptdiff.commands.inspect", "inspect_artifact"),
     "check_restore": ("ckptdiff.commands.check", "check_restore"),

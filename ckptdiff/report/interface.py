@@ -13,6 +13,28 @@ if TYPE_CHECKING:
     from ckptdiff.stats.fresh import InitVerdict
     from ckptdiff.stats.moments import TensorStats
 
+
+class JsonMethod:
+    """`.to_json()`: the command's `--format json` document (the Python API)."""
+
+    def to_json(self) -> str:
+        """The command's `--format json` document."""
+        from ckptdiff.api import to_json
+
+        return to_json(self)
+
+
+class ReportMethods(JsonMethod):
+    """What every report offers the Python API: `.findings` (what makes it not ok) and `.to_json()`."""
+
+    @property
+    def findings(self) -> list[Any]:
+        """ckptdiff.api.Finding rows: every reason the report is not ok."""
+        from ckptdiff.api import findings_of
+
+        return findings_of(self)
+
+
 INSPECT_SCHEMA = "ckptdiff.inspect/1"
 HISTORY_SCHEMA = "ckptdiff.history/1"
 
@@ -74,7 +96,7 @@ class GroupSummary:
 
 
 @dataclass(frozen=True)
-class InspectReport:
+class InspectReport(ReportMethods):
     """Everything `ckptdiff inspect` shows."""
 
     artifact: ArtifactInfo
@@ -82,6 +104,11 @@ class InspectReport:
     summary: tuple[GroupSummary, ...]
     integrity: tuple[IntegrityReport, ...] = ()
     """What `--verify` found: one report (inspect, check) or two (diff: A, then B); empty without it."""
+
+    @property
+    def ok(self) -> bool:
+        """No fresh-looking model tensor, no NaN or Inf, no integrity damage (what `audit` counts as findings)."""
+        return not self.findings
 
 
 CHECK_SCHEMA = "ckptdiff.check/1"
@@ -160,7 +187,7 @@ class HintInfo:
 
 
 @dataclass(frozen=True)
-class CheckReport:
+class CheckReport(ReportMethods):
     """Everything `ckptdiff check` shows."""
 
     artifact: ArtifactInfo
@@ -261,7 +288,7 @@ def selected_by_only(status: str, only: str) -> bool:
 
 
 @dataclass(frozen=True)
-class DiffReport:
+class DiffReport(ReportMethods):
     """Everything `ckptdiff diff` shows."""
 
     a: ArtifactInfo
@@ -279,6 +306,11 @@ class DiffReport:
     """The alignment schemes diff tried, in order."""
     integrity: tuple[IntegrityReport, ...] = ()
     """What `--verify` found: one report (inspect, check) or two (diff: A, then B); empty without it."""
+
+    @property
+    def ok(self) -> bool:
+        """Identical, and no integrity damage when verified (the exit status 0 of `diff`)."""
+        return self.identical and all(r.ok for r in self.integrity)
 
     @property
     def identical(self) -> bool:
@@ -338,7 +370,7 @@ class LayerHistory:
 
 
 @dataclass(frozen=True)
-class HistoryReport:
+class HistoryReport(ReportMethods):
     """Everything `ckptdiff history` shows."""
 
     checkpoints: tuple[RunCheckpoint, ...]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from ckptdiff.report.interface import JsonMethod
+
 
 class Severity(enum.StrEnum):
     """How much a scan finding matters."""
@@ -55,7 +57,7 @@ class ScanResult:
 
 
 @dataclass(frozen=True)
-class ScanReport:
+class ScanReport(JsonMethod):
     """Everything `ckptdiff scan` shows."""
 
     path: str
@@ -68,6 +70,11 @@ class ScanReport:
     notes: tuple[str, ...] = ()
     counts: dict[str, int] = field(default_factory=dict)
     """Findings per severity, every severity present (0 when none)."""
+
+    @property
+    def ok(self) -> bool:
+        """The same as `clean` (the exit status 0 of `scan`)."""
+        return self.clean
 
     @property
     def clean(self) -> bool:
