@@ -207,7 +207,7 @@ def cli(storage_options: tuple[str, ...]) -> None:
 
 @cli.command()
 @click.argument("artifact")
-@format_option(FORMAT_CHOICES_INSPECT)
+@format_option(("table", "json", "html"))
 @click.option(
     "--filter", "filters", multiple=True, metavar="GLOB", help="Only keys or paths matching GLOB (repeatable)."
 )
@@ -271,6 +271,7 @@ def inspect(
                 with_init=not no_init,
                 progress=bar,
                 scheduler=scheduler,
+                histograms=output_format == "html",
             )
         finally:
             bar.close()
@@ -280,6 +281,10 @@ def inspect(
         from ckptdiff.report.json import render_inspect_json
 
         emit(render_inspect_json(report), output_path, protect=(artifact,))
+    elif output_format == "html":
+        from ckptdiff.report.html import render_inspect_html
+
+        emit(render_inspect_html(report), output_path, protect=(artifact,))
     else:
         from ckptdiff.report.table import render_inspect_table
 
@@ -345,7 +350,7 @@ def gate_options(choices: tuple[str, ...], defaults: str, allow_example: str) ->
     show_default=True,
     help="Which real loader to emulate; auto picks the one users call for the artifact kind.",
 )
-@format_option(("table", "json", "junit", "sarif"))
+@format_option(("table", "json", "junit", "sarif", "html"))
 @gate_options(
     FAIL_ON_CHOICES,
     "missing, shape_mismatch, dtype_mismatch, partial, nonfinite, fresh, misplaced. Also: unexpected",
@@ -397,7 +402,15 @@ def check(
         show_factory_output(live, quiet)
         bar = _progress_bar(art, "check", quiet, output_format)
         try:
-            report = check_restore(art, live, loader=loader, fail_on=failing, ignore=ignore, progress=bar)
+            report = check_restore(
+                art,
+                live,
+                loader=loader,
+                fail_on=failing,
+                ignore=ignore,
+                progress=bar,
+                histograms=output_format == "html",
+            )
         finally:
             bar.close()
         report = replace(report, integrity=integrity)
@@ -413,6 +426,10 @@ def check(
         from ckptdiff.report.sarif import render_check_sarif
 
         emit(render_check_sarif(report), output_path, protect=(artifact,))
+    elif output_format == "html":
+        from ckptdiff.report.html import render_check_html
+
+        emit(render_check_html(report), output_path, protect=(artifact,))
     else:
         from ckptdiff.report.table import render_check_table
 
@@ -441,7 +458,7 @@ def check(
     show_default=True,
     help="Which pairs to list (counts always cover all).",
 )
-@format_option(FORMAT_CHOICES_INSPECT)
+@format_option(("table", "json", "html"))
 @verify_option
 @output_option
 @wide_option
@@ -492,6 +509,10 @@ def diff(
         from ckptdiff.report.json import render_diff_json
 
         emit(render_diff_json(report, only), output_path, protect=(artifact_a, artifact_b))
+    elif output_format == "html":
+        from ckptdiff.report.html import render_diff_html
+
+        emit(render_diff_html(report), output_path, protect=(artifact_a, artifact_b))
     else:
         from ckptdiff.report.table import render_diff_table
 
@@ -509,7 +530,7 @@ def diff(
     show_default=True,
     help="Which variables to follow (the gate applies to model variables).",
 )
-@format_option(("table", "json", "junit"))
+@format_option(("table", "json", "junit", "html"))
 @gate_options(
     HISTORY_FAIL_ON_CHOICES,
     "never_changed, nonfinite. Also: stopped_changing",
@@ -559,6 +580,10 @@ def history(
         from ckptdiff.report.json import render_history_json
 
         emit(render_history_json(report), output_path, protect=run)
+    elif output_format == "html":
+        from ckptdiff.report.html import render_history_html
+
+        emit(render_history_html(report), output_path, protect=run)
     elif output_format == "junit":
         from ckptdiff.report.junit import render_history_junit
 
@@ -582,7 +607,7 @@ def history(
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["table", "json", "jsonl"]),
+    type=click.Choice(["table", "json", "jsonl", "html"]),
     default="table",
     show_default=True,
     help="table for people; json: one ckptdiff.audit/1 document; jsonl: one line per artifact as it finishes.",
@@ -659,6 +684,10 @@ def audit(
 
     if output_format == "json":
         emit(render.render_audit_json(executor, records), output_path, protect=tuple(paths))
+    elif output_format == "html":
+        from ckptdiff.report.html import render_audit_html
+
+        emit(render_audit_html(executor, records), output_path, protect=tuple(paths))
     elif output_format == "jsonl":
         if output_path is not None:
             emit("".join(render.render_audit_line(r) + "\n" for r in records), output_path, protect=tuple(paths))

@@ -100,6 +100,7 @@ def check_restore(
     ignore: tuple[str, ...] = (),
     assess_values: bool = True,
     progress: Callable[[int], None] | None = None,
+    histograms: bool = False,
 ) -> CheckReport:
     """Emulate restoring artifact into live and report every variable, entry and partial object.
 
@@ -112,6 +113,7 @@ def check_restore(
         assess_values: read every restored entry once for its statistics and fresh-init verdict
             (against the variable's configured initializer and its own fresh value).
         progress: called with the number of values read, as the statistics pass goes.
+        histograms: add each restored float value's histogram (the HTML report).
 
     Returns:
         The check report.
@@ -153,7 +155,7 @@ def check_restore(
             )
         )
     if assess_values:
-        variables = _assess_restored(variables, artifact, live, entries, progress)
+        variables = _assess_restored(variables, artifact, live, entries, progress, histograms)
     unexpected_entries = [
         e for e in artifact.entries if e.key not in result.consumed and not _ignored(ignore, e.key, *e.paths)
     ]
@@ -211,6 +213,7 @@ def _assess_restored(
     live: LiveModel,
     entries: dict[str, TensorEntry],
     progress: Callable[[int], None] | None = None,
+    histograms: bool = False,
 ) -> list[VariableFinding]:
     """Statistics and the fresh-init verdict of what each restored variable would receive."""
     restored = [f for f in variables if f.status in RESTORED and f.key is not None and f.key in entries]
@@ -229,6 +232,10 @@ def _assess_restored(
         if id(f) in assessed:
             s, v = assessed[id(f)]
             f = replace(f, init=v, nonfinite=bool(s is not None and s.nonfinite))
+            if histograms and f.key is not None:
+                from ckptdiff.stats.histogram import histogram_of
+
+                f = replace(f, histogram=histogram_of(entries[f.key], v.match if v is not None else None))
         out.append(f)
     return out
 

@@ -6,7 +6,7 @@ import fnmatch
 from collections.abc import Callable, Iterable
 
 from ckptdiff.artifact import GROUPS, Artifact, TensorEntry, element_count
-from ckptdiff.report.interface import GroupSummary, InspectReport, TensorRow, describe_artifact
+from ckptdiff.report.interface import GroupSummary, Histogram, InspectReport, TensorRow, describe_artifact
 from ckptdiff.stats.evidence import assess_entries
 from ckptdiff.stats.parallel import compute_all_stats
 
@@ -19,6 +19,12 @@ def matches_any(entry: TensorEntry, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, pat) for pat in patterns for name in names)
 
 
+def _histogram(entry: TensorEntry, verdict: object) -> Histogram | None:
+    from ckptdiff.stats.histogram import histogram_of
+
+    return histogram_of(entry, getattr(verdict, "match", None))
+
+
 def inspect_artifact(
     artifact: Artifact,
     *,
@@ -28,6 +34,7 @@ def inspect_artifact(
     with_init: bool = True,
     progress: Callable[[int], None] | None = None,
     scheduler: str | None = None,
+    histograms: bool = False,
 ) -> InspectReport:
     """Build the inspect report of an artifact.
 
@@ -40,6 +47,7 @@ def inspect_artifact(
         with_init: add the fresh-init verdict of each tensor (needs with_stats).
         progress: called with the number of elements done, as work finishes.
         scheduler: a Dask scheduler address: the statistics pass runs on its workers (identical results).
+        histograms: add each float tensor's histogram and its matched family's prediction (the HTML report).
 
     Returns:
         The report: rows ordered model, optimizer, bookkeeping, each in storage order, and a
@@ -69,6 +77,7 @@ def inspect_artifact(
             model_path=e.model_path,
             stats=s,
             init=v,
+            histogram=_histogram(e, v) if histograms and s is not None else None,
         )
         for e, s, v in zip(selected, stats, verdicts)
     )

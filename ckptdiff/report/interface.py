@@ -67,6 +67,19 @@ def describe_artifact(artifact: Artifact) -> ArtifactInfo:
 
 
 @dataclass(frozen=True)
+class Histogram:
+    """A tensor's value histogram (from the verdict's deterministic sample) and the matched family's expectation."""
+
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+    expected: tuple[float, ...] | None = None
+    """Counts the matched (or nearest) initializer family predicts per bin, for the overlay; None when none."""
+    family: str | None = None
+    sampled: int = 0
+    """How many values the histogram counts (all of them for small tensors)."""
+
+
+@dataclass(frozen=True)
 class TensorRow:
     """One tensor in an inspect report."""
 
@@ -83,6 +96,8 @@ class TensorRow:
     """The recorded path that says where the tensor lives in the model (outside any optimizer)."""
     init: InitVerdict | None = None
     """Whether the values look freshly initialised (None with --no-stats)."""
+    histogram: Histogram | None = None
+    """Only when asked for (`--format html`)."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +166,8 @@ class VariableFinding:
     """(loader, status, key) of the secondary loader where it disagrees (h5-name for legacy H5)."""
     misplaced: bool = False
     """Matched by the loader, but a shifted layer index or class order means the value is another layer's."""
+    histogram: Histogram | None = None
+    """Only when asked for (`--format html`)."""
 
 
 @dataclass(frozen=True)
