@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# System packages the tests use: strace (the no-file/no-network guarantee is checked on system calls).
+# System packages the tests use: strace (the no-file/no-network guarantee is checked on system calls) and
+# Chromium (the HTML report is rendered by a real headless browser). Missing ones are installed with apt-get.
 system-deps:
 	@command -v strace >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq strace) || echo "strace not installed: its test will skip"
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || echo "chromium not installed: the browser tests will skip"
 
 # The lint and type gate: ruff (lint and format check) and mypy, configured in pyproject.toml.
 lint: $(STAMP)

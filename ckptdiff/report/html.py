@@ -56,6 +56,18 @@ document.querySelectorAll('table.report').forEach(function (table) {
     });
   });
 });
+// A link can carry a filter and a sort: report.html#filter=dense&sort=tensors:4:desc
+var params = new URLSearchParams(location.hash.slice(1));
+if (params.get('filter') !== null) {
+  document.querySelectorAll('input.filter').forEach(function (box) {
+    box.value = params.get('filter'); box.dispatchEvent(new Event('input'));
+  });
+}
+if (params.get('sort')) {
+  var parts = params.get('sort').split(':');
+  var th = document.querySelectorAll('#' + parts[0] + ' th')[parseInt(parts[1], 10)];
+  if (th) { th.click(); if (parts[2] === 'desc') th.click(); }
+}
 document.body.dataset.ready = '1';
 """
 
