@@ -33,6 +33,10 @@ def histogram_of(entry: TensorEntry, match: str | None, bins: int = BINS) -> His
         return None
     counts, edges = np.histogram(values, bins=bins)
     family = _family(match, entry.shape)
+    label = family.name if family is not None else None
+    if family is None and len(entry.shape) >= 2:
+        family = _nearest(entry.shape, float(values.std()))
+        label = f"nearest: {family.name}" if family is not None else None
     expected = None
     if family is not None:
         cdf = family.cdf(edges)
@@ -41,6 +45,14 @@ def histogram_of(entry: TensorEntry, match: str | None, bins: int = BINS) -> His
         edges=tuple(float(e) for e in edges),
         counts=tuple(int(c) for c in counts),
         expected=expected,
-        family=family.name if family is not None else None,
+        family=label,
         sampled=int(values.size),
     )
+
+
+def _nearest(shape: tuple[int, ...], std: float) -> InitFamily | None:
+    """The catalogue family whose standard deviation is closest to the sample's (for a trained kernel's picture)."""
+    families = [f for f in catalogue(shape) if f.kind in ("uniform", "normal", "truncated_normal") and f.std > 0]
+    if not families or std <= 0:
+        return None
+    return min(families, key=lambda f: abs(np.log(f.std / std)))
