@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ckptdiff import __version__
+from ckptdiff.audit.task import ALLOWABLE
 from ckptdiff.errors import BadOption, CkptdiffError, ExitCode, one_line
 from ckptdiff.match.interface import LOADER_AUTO, LOADERS
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 FORMAT_CHOICES_INSPECT = ("table", "json")
 HISTORY_FAIL_ON_CHOICES = ("never_changed", "stopped_changing", "changing", "nonfinite")
-AUDIT_ALLOW_CHOICES = ("fresh", "nonfinite", "scan", "integrity", "check")
+AUDIT_ALLOW_CHOICES = ALLOWABLE
 """The statuses `history --fail-on/--allow` accept (ckptdiff.report.interface.ChangeStatus)."""
 FAIL_ON_CHOICES = (
     "missing",
