@@ -53,7 +53,8 @@ def assess_entries(
     """
     from ckptdiff.stats.parallel import assess_all
 
-    roles = artifact_roles(artifact, entries)
+    all_roles = dict(zip((e.key for e in artifact.entries), artifact_roles(artifact, artifact.entries)))
+    roles = [all_roles.get(e.key) for e in entries]
     from_config = config_initializers(artifact, entries, roles)
     chosen = [
         live if live is not None else own
@@ -64,7 +65,6 @@ def assess_entries(
         return verdicts
     from ckptdiff.stats.slot_evidence import apply_slot_fact, slot_facts
 
-    all_roles = dict(zip((e.key for e in artifact.entries), artifact_roles(artifact, artifact.entries)))
     facts, _ = slot_facts(artifact, all_roles)
     verdicts = [
         apply_slot_fact(v, facts.get(e.key)) if v is not None and e.group == Group.MODEL else v

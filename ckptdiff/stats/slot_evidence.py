@@ -96,6 +96,8 @@ def _order_known(artifact: Artifact) -> bool:
 
 def slot_facts(artifact: Artifact, roles: dict[str, Role | None]) -> tuple[dict[str, SlotFact], str | None]:
     """What the optimizer state says about each model variable, and a note on how it was read (None: no slots)."""
+    if not any(e.group == Group.OPTIMIZER for e in artifact.entries):
+        return {}, None
     candidates = trainable_candidates(artifact, roles)
     smap = slot_map(artifact, candidates, ordered=_order_known(artifact))
     if smap is None or (not smap.links and not smap.groups):
