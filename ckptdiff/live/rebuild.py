@@ -227,6 +227,9 @@ def _allowed_roots() -> tuple[str, ...]:
         paths.get("purelib", ""),
         paths.get("platlib", ""),
         os.path.dirname(os.__file__),
+        # ckptdiff's own sources: a traceback printed inside the block (an exception some finalizer
+        # raised) reads them through linecache. Nothing a config names can point there usefully.
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     }
     return tuple(os.path.realpath(r) + os.sep for r in roots if r)
 
@@ -250,6 +253,9 @@ def _guarded() -> Iterator[None]:
         sys.addaudithook(_hook)  # audit hooks cannot be removed; the flag below scopes it
         _INSTALLED = True
     _GUARD.roots = _allowed_roots()
+    import gc
+
+    gc.collect()  # run pending finalizers (open sockets, sessions) before the block, not inside it
     _GUARD.active = True
     try:
         yield
