@@ -280,26 +280,50 @@ def compiled_keras3_unbuilt_optimizer():
 
 
 # --------------------------------------------------------------------------- formats/keras21x
+def _cnn(keras, second_filters: int = 4, named: bool = False):
+    """The cnn; `named` gives the layers the names Keras numbers them with in a fresh process (only tf_keras'
+    tests need them; neither loader reads layer names)."""
+    layers = keras.layers
+    names = iter(("conv2d", "conv2d_1", "max_pooling2d", "conv2d_2", "flatten", "dense", "dense_1"))
+
+    def name() -> dict:
+        return {"name": next(names)} if named else {}
+
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            layers.Conv2D(4, 3, padding="same", activation="relu", **name()),
+            layers.Conv2D(second_filters, 3, padding="same", activation="relu", **name()),
+            layers.MaxPooling2D(2, **name()),
+            layers.Conv2D(4, 3, padding="same", activation="relu", **name()),
+            layers.Flatten(**name()),
+            layers.Dense(8, activation="relu", **name()),
+            layers.Dense(3, **name()),
+        ],
+        name="cnn",
+    )
+
+
 def keras3_cnn():
     """The `cnn` of make_format_samples.py (written there by tf.keras 2.12-2.15), rebuilt in Keras 3 the way a
     user restoring those `.keras` files would: no layer names, so Keras 3 numbers the containers itself."""
     import keras
 
-    layers = keras.layers
-    model = keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            layers.Conv2D(4, 3, padding="same", activation="relu"),
-            layers.Conv2D(4, 3, padding="same", activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(4, 3, padding="same", activation="relu"),
-            layers.Flatten(),
-            layers.Dense(8, activation="relu"),
-            layers.Dense(3),
-        ],
-        name="cnn",
-    )
-    return model
+    return _cnn(keras)
+
+
+def tf_keras_cnn():
+    """The same `cnn` in tf_keras (Keras 2.15+), as a user who stayed on Keras 2 rebuilds it."""
+    import tf_keras
+
+    return _cnn(tf_keras, named=True)
+
+
+def tf_keras_wider_cnn():
+    """The tf_keras `cnn` with 8 filters in its second Conv2D: that layer's kernel and bias no longer fit."""
+    import tf_keras
+
+    return _cnn(tf_keras, second_filters=8, named=True)
 
 
 # --------------------------------------------------------------------------- formats/orbax

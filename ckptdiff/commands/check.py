@@ -10,11 +10,13 @@ from dataclasses import replace
 
 from ckptdiff.artifact import Artifact, Group, TensorEntry
 from ckptdiff.errors import BadOption, CkptdiffError
-from ckptdiff.live.model import LiveModel
+from ckptdiff.live.model import KIND_TF_KERAS, LiveModel
 from ckptdiff.match import hints as hint_search
 from ckptdiff.match.interface import (
     DTYPE_MISMATCH,
     LOADER_AUTO,
+    LOADER_KERAS3,
+    LOADER_TF_KERAS,
     MATCHED,
     MISSING,
     PARTIAL,
@@ -67,16 +69,20 @@ def effective_fail_on(fail_on: tuple[str, ...] = (), allow: tuple[str, ...] = ()
 SUMMARY_KEYS = (MATCHED, MISSING, UNEXPECTED, SHAPE_MISMATCH, DTYPE_MISMATCH, PARTIAL, FRESH, NONFINITE, MISPLACED)
 
 
-def choose_loader(artifact: Artifact) -> str:
-    """The loader a user would really call for this artifact kind."""
+def choose_loader(artifact: Artifact, live: LiveModel | None = None) -> str:
+    """The loader a user would really call for this artifact kind (and, for Keras files, this model's Keras:
+    a tf_keras model loads a `.keras` or `.weights.h5` with tf_keras' own loader)."""
     from ckptdiff.formats import kind_of
 
-    return kind_of(artifact).loader(artifact)
+    chosen = kind_of(artifact).loader(artifact)
+    if chosen == LOADER_KERAS3 and live is not None and live.kind == KIND_TF_KERAS:
+        return LOADER_TF_KERAS
+    return chosen
 
 
-def emulator_for(artifact: Artifact, loader: str = LOADER_AUTO) -> LoaderEmulator:
-    """The emulator of one loader, or of the one `auto` picks for the artifact kind."""
-    chosen = choose_loader(artifact) if loader == LOADER_AUTO else loader
+def emulator_for(artifact: Artifact, loader: str = LOADER_AUTO, live: LiveModel | None = None) -> LoaderEmulator:
+    """The emulator of one loader, or of the one `auto` picks for the artifact kind and model."""
+    chosen = choose_loader(artifact, live) if loader == LOADER_AUTO else loader
     if chosen not in EMULATORS:
         raise CkptdiffError(f"unknown loader {loader!r}")
     return EMULATORS[chosen]
@@ -84,7 +90,7 @@ def emulator_for(artifact: Artifact, loader: str = LOADER_AUTO) -> LoaderEmulato
 
 def run_loader(artifact: Artifact, live: LiveModel, loader: str = LOADER_AUTO) -> LoaderResult:
     """Emulate one loader (or the one `auto` picks for the artifact kind) restoring artifact into live."""
-    return emulator_for(artifact, loader).match(artifact, live)
+    return emulator_for(artifact, loader, live).match(artifact, live)
 
 
 def _ignored(patterns: tuple[str, ...], *names: str | None) -> bool:
@@ -118,7 +124,7 @@ def check_restore(
     Returns:
         The check report.
     """
-    emulator = emulator_for(artifact, loader)
+    emulator = emulator_for(artifact, loader, live)
     result = emulator.match(artifact, live)
     entries = artifact.by_key
     other_loader = emulator.second_opinion()

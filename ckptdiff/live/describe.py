@@ -346,6 +346,7 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
     table = _VariableTable(tf)
     layers = None
     keras3_store = None
+    tf_keras_store = None
     keras3_state = None
     if kind in (KIND_KERAS3, KIND_TF_KERAS):
         if kind == KIND_KERAS3:
@@ -360,6 +361,10 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
         table.index(var)
     if kind == KIND_KERAS3:
         keras3_state = _keras3_state_tree(obj, table)
+    elif kind == KIND_TF_KERAS:
+        from ckptdiff.live.tf_keras_layout import tf_keras_store_layout
+
+        tf_keras_store = tf_keras_store_layout(obj, table.index)
     model_side = _reachable_variables(graph, [0], enter_optimizers=False)
     optimizer_side = _reachable_variables(graph, [i for i, n in enumerate(graph) if n.optimizer], enter_optimizers=True)
     variables = _unique_paths(
@@ -384,6 +389,7 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
         graph=graph,
         layers=layers,
         keras3_store=keras3_store,
+        tf_keras_store=tf_keras_store,
         keras3_state=keras3_state,
         notes=notes,
     )

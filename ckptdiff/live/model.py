@@ -76,6 +76,9 @@ class LiveModel:
     keras3_store: tuple[tuple[str, tuple[int, ...]], ...] | None = None
     """For Keras 3 models: each container path the Keras 3 saver writes and the variables it
     stores there, in store index order (`("layers/dense", (0, 1))`)."""
+    tf_keras_store: tuple[tuple[str, tuple[int, ...], str], ...] | None = None
+    """For tf_keras models: each container path tf_keras' `.keras` saver and loader walk visits, the
+    variables it stores there in store order, and its ContainerKind (ckptdiff.live.tf_keras_layout)."""
     keras3_state: tuple[tuple[str, str, int], ...] | None = None
     """For Keras 3 models: (state-tree collection, `variable.path`, variable index) for every variable
     `Model.set_state_tree` can assign (`("trainable_variables", "mlp/dense/kernel", 0)`)."""

@@ -100,35 +100,33 @@ def _screen(config: Any, path: Path) -> None:
 
 
 def _rebuilder(config: Any, keras_version: str, path: Path) -> tuple[Callable[[], Any], tuple[str, ...]]:
-    if keras_version.startswith("2") and path.name.endswith((".h5", ".hdf5")):
-        try:
-            import tf_keras
-            from tf_keras.src.saving.serialization_lib import SafeModeScope as Keras2SafeMode
-        except ImportError:
+    """How the loader a user of that Keras calls rebuilds the architecture: tf_keras for a Keras 2.x file
+    (H5 as `model_from_config`, `.keras` as `load_model(compile=False)`), Keras 3 otherwise."""
+    keras2 = keras_version.startswith("2")
+    if keras2 and path.name.endswith((".h5", ".hdf5", ".keras")):
+        rebuild = _tf_keras_rebuilder(config, path)
+        if rebuild is not None:
+            return rebuild, (
+                f"architecture rebuilt with tf_keras in safe mode from the screened config of {path} "
+                f"(written by Keras {keras_version}; fresh initial values"
+                + (", compile config dropped as load_model(compile=False) does)" if path.suffix == ".keras" else ")"),
+            )
+        if not path.name.endswith(".keras"):
             raise BadModelSpec(
                 f"--model {path}: written by Keras {keras_version}; install tf_keras (pip install 'ckptdiff[keras2]')"
-            ) from None
-
-        def rebuild_keras2() -> Any:
-            with Keras2SafeMode(True):
-                return tf_keras.models.model_from_config(copy.deepcopy(config))
-
-        return rebuild_keras2, (
-            f"architecture rebuilt with tf_keras in safe mode from the screened config of {path} "
-            "(fresh initial values)",
-        )
+            )
     import keras
     from keras.src.saving.serialization_lib import SafeModeScope
 
     notes: tuple[str, ...] = ()
-    if keras_version.startswith("2") and isinstance(config, dict) and "compile_config" in config:
+    if keras2 and isinstance(config, dict) and "compile_config" in config:
         # Keras 3 cannot compile a Keras 2 optimizer config (`Argument(s) not recognized: {'jit_compile': ...,
-        # 'is_legacy_optimizer': ...}`): rebuild as `load_model(..., compile=False)` does. A tf_keras rebuild of
-        # 2.x `.keras` archives waits for an emulator of tf_keras' own `.keras` loader.
+        # 'is_legacy_optimizer': ...}`): rebuild as `load_model(..., compile=False)` does.
         config = {k: v for k, v in config.items() if k != "compile_config"}
         notes = (
-            f"written by Keras {keras_version}: rebuilt without its compile config, as Keras 3's "
-            "load_model(..., compile=False) does (Keras 3 cannot compile Keras 2 optimizer configs)",
+            f"written by Keras {keras_version} and tf_keras is not installed: rebuilt with Keras 3 without its "
+            "compile config, as Keras 3's load_model(..., compile=False) does (pip install 'ckptdiff[keras2]' to "
+            "check the tf_keras load)",
         )
 
     def rebuild_keras3() -> Any:
@@ -144,6 +142,27 @@ def _rebuilder(config: Any, keras_version: str, path: Path) -> tuple[Callable[[]
         f"architecture rebuilt with Keras 3 safe mode from the screened config of {path} (fresh initial values)",
         *notes,
     )
+
+
+def _tf_keras_rebuilder(config: Any, path: Path) -> Callable[[], Any] | None:
+    """tf_keras' own rebuild of a Keras 2 config, or None when tf_keras is not installed."""
+    try:
+        import tf_keras
+        from tf_keras.src.saving import serialization_lib as keras2_serialization
+    except ImportError:
+        return None
+
+    def rebuild_keras2() -> Any:
+        with keras2_serialization.SafeModeScope(True):
+            if path.name.endswith(".keras"):
+                # tf_keras saving_lib.load_model(compile=False): compile_config set to None, then
+                # deserialize_keras_object under ObjectSharingScope.
+                plain = {**copy.deepcopy(config), "compile_config": None} if isinstance(config, dict) else config
+                with keras2_serialization.ObjectSharingScope():
+                    return keras2_serialization.deserialize_keras_object(plain, safe_mode=True)
+            return tf_keras.models.model_from_config(copy.deepcopy(config))
+
+    return rebuild_keras2
 
 
 def _archive_config(path: Path) -> tuple[str, str]:

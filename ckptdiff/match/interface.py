@@ -42,9 +42,18 @@ LOADER_H5_ORDER = "h5-order"
 LOADER_H5_NAME = "h5-name"
 LOADER_KERAS3 = "keras3"
 LOADER_KERAS3_ORBAX = "keras3-orbax"
+LOADER_TF_KERAS = "tf_keras"
 LOADER_AUTO = "auto"
 """`--loader auto`: the loader users call for the artifact kind."""
-LOADERS = (LOADER_OBJECT_GRAPH, LOADER_BY_NAME, LOADER_H5_ORDER, LOADER_H5_NAME, LOADER_KERAS3, LOADER_KERAS3_ORBAX)
+LOADERS = (
+    LOADER_OBJECT_GRAPH,
+    LOADER_BY_NAME,
+    LOADER_H5_ORDER,
+    LOADER_H5_NAME,
+    LOADER_KERAS3,
+    LOADER_KERAS3_ORBAX,
+    LOADER_TF_KERAS,
+)
 
 LOADER_DESCRIPTIONS = {
     LOADER_OBJECT_GRAPH: "tf.train.Checkpoint.restore / tf_keras load_weights(TF format): object graph by local names",
@@ -53,6 +62,7 @@ LOADER_DESCRIPTIONS = {
     LOADER_H5_NAME: "Keras load_weights(.h5, by_name=True): layers by name",
     LOADER_KERAS3: "Keras 3 load_weights(.weights.h5 / .keras): containers by class-derived key",
     LOADER_KERAS3_ORBAX: "Keras 3 load_weights(Orbax checkpoint dir): state-tree leaves by exact variable.path",
+    LOADER_TF_KERAS: "tf_keras load_model(.keras) / load_weights(.weights.h5): containers by walk path, fail-fast",
 }
 
 

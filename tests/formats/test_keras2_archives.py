@@ -98,15 +98,110 @@ def test_check_agrees_with_keras3_load_weights_variable_by_variable(run_cli, nam
     assert sum(f["misplaced"] for f in found) == (2 if doubled else 0)
 
 
+TF_KERAS_CNN = "sample_checkpoints/scenario_models.py:tf_keras_cnn"
+TF_KERAS_WIDER_CNN = "sample_checkpoints/scenario_models.py:tf_keras_wider_cnn"
+
+
+def _tf_keras_rebuild(archive):
+    """The architecture as tf_keras `load_model(compile=False)` rebuilds it (saving_lib.load_model: compile_config
+    set to None, deserialize_keras_object in safe mode under ObjectSharingScope)."""
+    import zipfile
+
+    from tf_keras.src.saving import serialization_lib
+
+    with zipfile.ZipFile(archive) as z:
+        config = json.loads(z.read("config.json"))
+    config["compile_config"] = None
+    with serialization_lib.ObjectSharingScope():
+        return serialization_lib.deserialize_keras_object(config, safe_mode=True)
+
+
+def _real_tf_keras_load_weights(model, archive):
+    """The real tf_keras `model.load_weights(archive)` (saving_lib.load_weights_only: the `_load_state` walk that
+    load_model runs), every variable first set to a sentinel: {variable name: sha256 of what it holds, or None
+    when the loader left it alone}, and the exception the call raised (None when it returned)."""
+    for v in model.weights:
+        v.assign(np.full(v.shape, 7777, dtype=v.dtype.as_numpy_dtype))
+    try:
+        model.load_weights(str(archive))
+        raised = None
+    except ValueError as exc:
+        raised = str(exc)
+    restored = {}
+    for v in model.weights:
+        value = np.asarray(v.numpy())
+        restored[v.name.removesuffix(":0")] = (
+            None if np.all(value == 7777) else hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+        )
+    return restored, raised
+
+
+def _assert_check_is_the_real_load(doc, restored, raised, archive):
+    """Variable by variable: matched exactly where the real loader assigned, with the entry whose value it
+    assigned (h5py's read of the archive, through ckptdiff's key); missing or mismatched everywhere else."""
+    import io
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(archive) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as h5:
+        found = {v["path"]: v for v in doc["variables"]}
+        assert set(found) == set(restored)
+        for path, sha in restored.items():
+            finding = found[path]
+            if sha is None:
+                assert finding["status"] != "matched", (path, finding)
+                continue
+            assert finding["status"] == "matched", (path, finding)
+            stored = np.asarray(h5[finding["key"]])
+            assert hashlib.sha256(np.ascontiguousarray(stored).tobytes()).hexdigest() == sha, (path, finding["key"])
+    assert doc["ok"] is (raised is None and all(s is not None for s in restored.values()))
+    outcome = doc["loader"]["outcome"]
+    assert outcome.startswith("load_model / load_weights raises") is (raised is not None), (outcome, raised)
+
+
 @pytest.mark.parametrize("name", ARCHIVES)
-def test_check_against_the_archive_itself_rebuilds_it_as_load_model_compile_false(run_cli, name):
-    """`--model ART` rebuilds the 2.x config with Keras 3 safe mode, without the compile config Keras 3 cannot
-    read; the verdicts are those of the oracle-checked factory above, variable by variable."""
-    archive = str(FORMATS / name)
-    rebuilt = json.loads(run_cli("check", archive, "--model", archive, "--format", "json").stdout)
-    factory = json.loads(run_cli("check", archive, "--model", CNN, "--format", "json").stdout)
-    assert [(v["status"], v["key"], v["misplaced"]) for v in rebuilt["variables"]] == [
-        (v["status"], v["key"], v["misplaced"]) for v in factory["variables"]
-    ]
-    assert rebuilt["ok"] is factory["ok"]
-    assert any("rebuilt without its compile config" in n for n in rebuilt["model"]["notes"])
+def test_check_against_the_archive_itself_emulates_tf_keras_load_model(run_cli, name):
+    """`--model ART` of a Keras 2.x `.keras` rebuilds it with tf_keras, as its users load it. tf_keras 2.21 has no
+    fallback to the `_layer_checkpoint_dependencies/` names of Keras 2.12-2.14: the real load raises at the first
+    Conv2D and assigns nothing; a 2.15 archive loads whole. ckptdiff must say so variable by variable."""
+    import tf_keras
+
+    archive = FORMATS / name
+    result = run_cli("check", str(archive), "--model", str(archive), "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["loader"]["name"] == "tf_keras"
+    assert any("rebuilt with tf_keras in safe mode" in n for n in doc["model"]["notes"])
+    restored, raised = _real_tf_keras_load_weights(_tf_keras_rebuild(archive), archive)
+    _assert_check_is_the_real_load(doc, restored, raised, archive)
+    assert result.exit_code == (0 if raised is None else 1)
+    legacy = EXPECTED[name]["keras_version"] < "2.15"
+    assert (raised is not None) is legacy, raised
+    try:
+        tf_keras.models.load_model(str(archive), compile=False)
+        load_model_raised = None
+    except ValueError as exc:
+        load_model_raised = str(exc)
+    assert load_model_raised == raised
+    if legacy:
+        assert "Layer 'conv2d' expected 2 variables, but received 0" in raised
+        assert "Layer 'conv2d' expected 2 variables, but received 0" in doc["loader"]["outcome"]
+        assert [h["kind"] for h in doc["hints"]] == ["keras2-legacy-containers"]
+
+
+@pytest.mark.parametrize("spec", [TF_KERAS_CNN, TF_KERAS_WIDER_CNN])
+def test_tf_keras_factory_load_of_a_215_archive_matches_the_real_loader(run_cli, spec):
+    """A tf_keras factory: the same cnn loads whole; with a wider second Conv2D the real loader assigns the first
+    Conv2D, raises on the second's kernel and never reaches the rest (no model is returned by load_model)."""
+    from tests.match.oracle import build_live
+
+    archive = FORMATS / "keras215/model.keras"
+    doc = json.loads(run_cli("check", str(archive), "--model", spec, "--format", "json").stdout)
+    assert doc["loader"]["name"] == "tf_keras"
+    restored, raised = _real_tf_keras_load_weights(build_live(spec), archive)
+    _assert_check_is_the_real_load(doc, restored, raised, archive)
+    assert (raised is None) is (spec == TF_KERAS_CNN)
+    if raised is not None:
+        assert [p for p, sha in restored.items() if sha is not None] == ["conv2d/kernel", "conv2d/bias"]
+        statuses = {v["path"]: v["status"] for v in doc["variables"]}
+        assert statuses["conv2d_1/kernel"] == "shape_mismatch"
