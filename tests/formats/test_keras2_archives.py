@@ -144,7 +144,12 @@ def _assert_check_is_the_real_load(doc, restored, raised, archive):
 
     import h5py
 
-    with zipfile.ZipFile(archive) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as h5:
+    if str(archive).endswith(".keras"):
+        with zipfile.ZipFile(archive) as z:
+            weights = io.BytesIO(z.read("model.weights.h5"))
+    else:
+        weights = io.BytesIO(archive.read_bytes())
+    with h5py.File(weights, "r") as h5:
         found = {v["path"]: v for v in doc["variables"]}
         assert set(found) == set(restored)
         for path, sha in restored.items():
@@ -205,3 +210,17 @@ def test_tf_keras_factory_load_of_a_215_archive_matches_the_real_loader(run_cli,
         assert [p for p, sha in restored.items() if sha is not None] == ["conv2d/kernel", "conv2d/bias"]
         statuses = {v["path"]: v["status"] for v in doc["variables"]}
         assert statuses["conv2d_1/kernel"] == "shape_mismatch"
+
+
+def test_tf_keras_load_weights_of_a_keras3_weights_file_matches_the_real_loader(run_cli):
+    """tf_keras `load_weights(.weights.h5)` of the Keras 3 sample into the same MLP built with tf_keras: the same
+    walk paths (`layers/dense/vars`), every variable assigned."""
+    from tests.match.oracle import build_live
+
+    spec = "sample_checkpoints/models.py:build_tf_keras"
+    weights = SAMPLES / "keras3/model.weights.h5"
+    doc = json.loads(run_cli("check", str(weights), "--model", spec, "--format", "json").stdout)
+    assert doc["loader"]["name"] == "tf_keras"
+    restored, raised = _real_tf_keras_load_weights(build_live(spec), weights)
+    assert raised is None and all(sha is not None for sha in restored.values())
+    _assert_check_is_the_real_load(doc, restored, raised, weights)
