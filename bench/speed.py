@@ -25,7 +25,9 @@ WORK = Path(os.environ.get("CKPTDIFF_BENCH_DIR", "/tmp/ckptdiff-bench"))
 BIG_GB = float(os.environ.get("CKPTDIFF_BENCH_GB", "1.0"))
 MANY = int(os.environ.get("CKPTDIFF_BENCH_MANY", "100000"))
 REPEAT = int(os.environ.get("CKPTDIFF_BENCH_REPEAT", "3"))
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+"""As users run it: with bytecode caching (this machine sets PYTHONDONTWRITEBYTECODE, which would make every
+run compile ckptdiff's sources again; an installed wheel has its bytecode compiled by pip)."""
 
 
 def run(cmd: list[str], repeat: int = REPEAT) -> tuple[float, float]:
@@ -205,6 +207,7 @@ print(json.dumps({"import_tf": t1 - t0, "build_model": t2 - t1, "check": t3 - t2
 
 def main() -> None:
     paths = generate()
+    subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "ckptdiff")], check=True, stdout=subprocess.DEVNULL)
     rows: list[tuple[str, str, str, str]] = []
 
     def add(label: str, wall: float, rss: float, note: str = "") -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -44,10 +45,7 @@ class Format(enum.StrEnum):
 
 def element_count(shape: tuple[int, ...] | list[int]) -> int:
     """The number of elements of a tensor of this shape (1 for a scalar)."""
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
+    return int(math.prod(shape))
 
 
 DEFAULT_CHUNK_ELEMENTS = 1 << 18

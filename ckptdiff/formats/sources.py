@@ -69,7 +69,9 @@ class MemmapSource:
 
     def release(self) -> None:
         """Drop this tensor's pages from the process (the page cache keeps them): after sampling reads."""
-        _release(self.buffer, self.offset, self.offset + self._count() * np.dtype(self.dtype).itemsize)
+        nbytes = self._count() * self.dtype.itemsize
+        if nbytes >= mmap.PAGESIZE:  # a smaller tensor holds no whole page of its own
+            _release(self.buffer, self.offset, self.offset + nbytes)
 
     def _count(self) -> int:
         return element_count(self.shape)

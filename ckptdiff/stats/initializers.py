@@ -460,6 +460,7 @@ def constant_family(value: float) -> InitFamily:
     return InitFamily(f"constant({_fmt(value)})", KIND_CONSTANT, value)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_round_constant(value: float) -> bool:
     """True for constants people configure (0, 1, -1, 0.1, 0.01, 1e-3, 0.5, 2, ...), not for a value training left.
 

