@@ -6,6 +6,7 @@ below this module prints.
 
 from __future__ import annotations
 
+import gc
 import os
 
 # ckptdiff parallelises across tensors itself; BLAS threads inside those workers only oversubscribe
@@ -731,7 +732,24 @@ def scan(artifact: str, output_format: str, output_path: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script: run the CLI and map errors to exit statuses."""
+    """Entry point of the console script: run the CLI and map errors to exit statuses.
+
+    The cyclic garbage collector is paused for the run: a command allocates hundreds of thousands of small
+    acyclic objects per 100,000 entries, and the collector's repeated scans of them took 30% of such an
+    inspect (10.5 s against 7.2 s on this project's VM, 2026-12-02). Reference counting still frees
+    everything that is not a cycle; `audit` collects after each artifact, and the collector is restored on
+    the way out (main is also called in-process, by the tests and by the Python API's users).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _main(argv)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="ckptdiff", standalone_mode=False)
     except click.exceptions.Abort:

@@ -6,6 +6,7 @@ in discovery order. A worker that dies takes only its own artifact down: that re
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -52,6 +53,7 @@ def run_audit(
         executor = "serial"
         for path in paths:
             finish(audit_one(path, *args))
+            gc.collect()  # the CLI runs with the cyclic collector paused (ckptdiff.cli.main): collect per artifact
     return executor, [results[p] for p in paths]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -31,6 +32,7 @@ from ckptdiff.report.interface import (
     RunCheckpoint,
     VariableHistory,
 )
+from ckptdiff.stats.parallel import default_workers
 from ckptdiff.storage import Location, locate
 
 _ALL_PATHS = re.compile(r'^all_model_checkpoint_paths:\s*"(?P<path>(?:[^"\\]|\\.)*)"\s*$', re.MULTILINE)
@@ -102,27 +104,29 @@ class _Pair:
     nonfinite_b: bool
 
 
+_NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
+"""Float types compared in their own precision (BLAS dot products); others are widened to float64 first."""
+
+
 def _compare(a: TensorEntry, b: TensorEntry, magnitude: bool = True) -> _Pair:
     if a.shape != b.shape or a.dtype != b.dtype:
         return _Pair(True, None, _has_nonfinite(b))
     if not magnitude and a.checksum is not None and b.checksum is not None and a.checksum != b.checksum:
         return _Pair(True, None, _has_nonfinite(b))  # the V2 bundle's CRC32Cs differ: changed, without a diff
-    diff_sq = norm_sq = 0.0
+    sums = [0.0, 0.0]  # squared norms of the difference and of a
     changed = nonfinite = False
     for ca, cb in zip(a.iter_chunks(), b.iter_chunks()):
         xa, xb = np.asarray(ca).reshape(-1), np.asarray(cb).reshape(-1)
-        if xa.dtype.kind in "fc" or xb.dtype.kind in "fc":
-            fa, fb = xa.astype(np.float64), xb.astype(np.float64)
-            finite = np.isfinite(fb)
-            nonfinite = nonfinite or not bool(finite.all())
-            same = (fa == fb) | (np.isnan(fa) & np.isnan(fb))
-            changed = changed or not bool(same.all())
-            with np.errstate(invalid="ignore", over="ignore"):
-                d = np.where(same, 0.0, fb - fa)
-                diff_sq += float(np.dot(d, d))
-                norm_sq += float(np.dot(fa, fa))
-        else:
+        if not (xa.dtype.kind in "fc" or xb.dtype.kind in "fc"):
             changed = changed or not np.array_equal(xa, xb)
+            continue
+        finite_b = bool(np.isfinite(xb).all())
+        nonfinite = nonfinite or not finite_b
+        same = bool(np.array_equal(xa, xb, equal_nan=True))  # exact, in the stored type
+        changed = changed or not same
+        if magnitude:
+            _accumulate(xa, xb, same, finite_b, sums)
+    diff_sq, norm_sq = sums
     rel: float | None
     if not changed:
         rel = 0.0
@@ -131,6 +135,24 @@ def _compare(a: TensorEntry, b: TensorEntry, magnitude: bool = True) -> _Pair:
     else:
         rel = None
     return _Pair(changed, rel, nonfinite)
+
+
+def _accumulate(xa: np.ndarray, xb: np.ndarray, same: bool, finite_b: bool, sums: list[float]) -> None:
+    """Add one chunk's squared difference and squared norm of a: dot products in float32/float64 when every value
+    is finite (the difference is then 0 where the values agree), element by element in float64 otherwise."""
+    if xa.dtype in _NATIVE and xa.dtype == xb.dtype and finite_b and bool(np.isfinite(xa).all()):
+        norm = float(np.dot(xa, xa))
+        diff = 0.0 if same else float(np.dot(d := xb - xa, d))
+        if math.isfinite(norm) and math.isfinite(diff):
+            sums[0] += diff
+            sums[1] += norm
+            return
+    fa, fb = xa.astype(np.float64), xb.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        agree = (fa == fb) | (np.isnan(fa) & np.isnan(fb))
+        d = np.where(agree, 0.0, fb - fa)
+        sums[0] += float(np.dot(d, d))
+        sums[1] += float(np.dot(fa, fa))
 
 
 def _has_nonfinite(entry: TensorEntry) -> bool:
@@ -180,15 +202,16 @@ def history_of_run(
     def name_of(e: TensorEntry) -> str:
         return e.model_path
 
+    pool = ThreadPoolExecutor(max_workers=default_workers(), thread_name_prefix="ckptdiff-history")
     previous = open_one(checkpoints[0].path)
     try:
-        for e in previous.entries:
-            if e.group in groups:
-                name = name_of(e)
-                info.setdefault(name, e)
-                order.append(name)
-                if _has_nonfinite(e):
-                    first_nonfinite.setdefault(name, 0)
+        first = [e for e in previous.entries if e.group in groups]
+        for e, bad in zip(first, pool.map(_has_nonfinite, first)):  # numpy releases the GIL: tensors side by side
+            name = name_of(e)
+            info.setdefault(name, e)
+            order.append(name)
+            if bad:
+                first_nonfinite.setdefault(name, 0)
         for i in range(pairs):
             current = open_one(checkpoints[i + 1].path)
             try:
@@ -201,19 +224,21 @@ def history_of_run(
                 for name in order:
                     changed.setdefault(name, [None] * pairs)
                     rel.setdefault(name, [None] * pairs)
-                    a, b = before.get(name), after.get(name)
-                    if a is None or b is None:
-                        continue
-                    result = _compare(a, b, magnitude)
+                both = [name for name in order if name in before and name in after]
+                results = pool.map(
+                    _compare, [before[n] for n in both], [after[n] for n in both], [magnitude] * len(both)
+                )
+                for name, result in zip(both, results):
                     changed[name][i], rel[name][i] = result.changed, result.rel
                     if result.nonfinite_b:
                         first_nonfinite.setdefault(name, i + 1)
                     if progress is not None:
-                        progress(b.size)
+                        progress(after[name].size)
             finally:
                 previous.close()
             previous = current
     finally:
+        pool.shutdown(cancel_futures=True)
         previous.close()
     out = []
     for name in order:

@@ -304,3 +304,23 @@ def test_fans_match_keras(tf):
 
     for shape in [(), (7,), (5, 9), (3, 3, 16, 32), (1, 1, 8, 4), (3, 5, 7, 2, 4), (64, 4, 16)]:
         assert compute_fans(shape) == keras_fans(shape), shape
+
+
+def test_equality_with_the_fresh_value_is_numpys_isclose():
+    """_equals_fresh's three-ufunc comparison says what `np.array_equal(a, b) or np.allclose(a, b, rtol, atol)` says,
+    for every pair of edge values (zeros, the tolerance's edges, huge, infinite, NaN) and for random tensors."""
+    from ckptdiff.artifact import Group, TensorEntry
+    from ckptdiff.formats.sources import ArraySource
+    from ckptdiff.stats.fit import relative_eps
+    from ckptdiff.stats.fresh import EQUAL_ATOL, _equals_fresh
+
+    edges = [0.0, 1.0, -1.0, 1e-8, 1 + 1e-7, 1 + 3e-7, np.inf, -np.inf, np.nan, 1e300, -1e300]
+    rng = np.random.default_rng(0)
+    pairs = [(np.array([a]), np.array([b])) for a in edges for b in edges]
+    base = rng.normal(size=300)
+    pairs += [(base, base + rng.normal(scale=s, size=300)) for s in (0.0, 1e-9, 1e-6, 1e-3)]
+    for stored, fresh in pairs:
+        entry = TensorEntry("w", stored.shape, "float64", Group.MODEL, ArraySource(stored))
+        rtol = max(1e-7, relative_eps("float64"))
+        expected = bool(np.array_equal(stored, fresh) or np.allclose(stored, fresh, rtol=rtol, atol=EQUAL_ATOL))
+        assert _equals_fresh(entry, fresh) is expected, (stored[:3], fresh[:3])
