@@ -25,11 +25,13 @@ from ckptdiff.match.interface import (
     UNEXPECTED,
     LoaderEmulator,
     LoaderResult,
+    Pairing,
 )
 from ckptdiff.match.registry import EMULATORS
 from ckptdiff.report.interface import (
     CheckReport,
     HintInfo,
+    Histogram,
     ModelInfo,
     PartialFinding,
     UnexpectedFinding,
@@ -37,7 +39,7 @@ from ckptdiff.report.interface import (
     describe_artifact,
 )
 from ckptdiff.stats.evidence import assess_entries
-from ckptdiff.stats.fresh import Verdict
+from ckptdiff.stats.fresh import InitVerdict, Verdict
 from ckptdiff.stats.parallel import compute_all_stats
 
 FRESH = "fresh"
@@ -130,19 +132,24 @@ def check_restore(
     other_loader = emulator.second_opinion()
     second = other_loader.match(artifact, live) if other_loader is not None else None
 
+    left_out = result.out_of_scope | result.skipped
+    kept = [
+        p
+        for p in result.pairings
+        if p.variable not in left_out
+        and not _ignored(ignore, live.variables[p.variable].path, live.variables[p.variable].name, p.key)
+    ]
+    assessed = _assess_restored(kept, artifact, live, entries, progress, histograms) if assess_values else {}
     variables = []
-    for pairing in result.pairings:
+    for pairing in kept:
         var = live.variables[pairing.variable]
-        if pairing.variable in result.out_of_scope | result.skipped or _ignored(
-            ignore, var.path, var.name, pairing.key
-        ):
-            continue
         entry = entries.get(pairing.key) if pairing.key else None
         opinion = None
         if second is not None:
             other = second.pairings[pairing.variable]
             if (other.status, other.key) != (pairing.status, pairing.key):
                 opinion = (second.loader, other.status, other.key)
+        init, nonfinite, histogram = assessed.get(pairing.variable, (None, False, None))
         variables.append(
             VariableFinding(
                 variable=var.index,
@@ -157,11 +164,12 @@ def check_restore(
                 layer=var.layer,
                 group=var.group,
                 detail=pairing.detail,
+                init=init,
+                nonfinite=nonfinite,
                 second_opinion=opinion,
+                histogram=histogram,
             )
         )
-    if assess_values:
-        variables = _assess_restored(variables, artifact, live, entries, progress, histograms)
     unexpected_entries = [
         e for e in artifact.entries if e.key not in result.consumed and not _ignored(ignore, e.key, *e.paths)
     ]
@@ -214,35 +222,33 @@ def check_restore(
 
 
 def _assess_restored(
-    variables: list[VariableFinding],
+    pairings: list[Pairing],
     artifact: Artifact,
     live: LiveModel,
     entries: dict[str, TensorEntry],
     progress: Callable[[int], None] | None = None,
     histograms: bool = False,
-) -> list[VariableFinding]:
-    """Statistics and the fresh-init verdict of what each restored variable would receive."""
-    restored = [f for f in variables if f.status in RESTORED and f.key is not None and f.key in entries]
-    chosen = [entries[key] for f in restored if (key := f.key) is not None]
+) -> dict[int, tuple[InitVerdict | None, bool, Histogram | None]]:
+    """Statistics and the fresh-init verdict of what each restored variable would receive: variable index ->
+    (verdict, any NaN/Inf, histogram when asked for)."""
+    restored = [p for p in pairings if p.status in RESTORED and p.key is not None and p.key in entries]
+    chosen = [entries[key] for p in restored if (key := p.key) is not None]
     stats = compute_all_stats(chosen, progress=progress)
     verdicts = assess_entries(
         artifact,
         chosen,
         stats,
-        initializers=[live.variables[f.variable].initializer for f in restored],
-        fresh_values=[live.variables[f.variable].fresh for f in restored],
+        initializers=[live.variables[p.variable].initializer for p in restored],
+        fresh_values=[live.variables[p.variable].fresh for p in restored],
     )
-    assessed = {id(f): (s, v) for f, s, v in zip(restored, stats, verdicts)}
-    out = []
-    for f in variables:
-        if id(f) in assessed:
-            s, v = assessed[id(f)]
-            f = replace(f, init=v, nonfinite=bool(s is not None and s.nonfinite))
-            if histograms and f.key is not None:
-                from ckptdiff.stats.histogram import histogram_of
+    out: dict[int, tuple[InitVerdict | None, bool, Histogram | None]] = {}
+    for p, entry, s, v in zip(restored, chosen, stats, verdicts):
+        histogram = None
+        if histograms:
+            from ckptdiff.stats.histogram import histogram_of
 
-                f = replace(f, histogram=histogram_of(entries[f.key], v.match if v is not None else None))
-        out.append(f)
+            histogram = histogram_of(entry, v.match if v is not None else None)
+        out[p.variable] = (v, bool(s is not None and s.nonfinite), histogram)
     return out
 
 

@@ -60,7 +60,7 @@ from ckptdiff.stats.initializers import (
     parse_initializer,
     unbounded_fan_families,
 )
-from ckptdiff.stats.moments import TensorStats
+from ckptdiff.stats.moments import FiniteStats, TensorStats
 from ckptdiff.stats.roles import ROLE_CONSTANTS, Role
 from ckptdiff.stats.sampling import read_all, read_flat
 from ckptdiff.stats.spectral import MP_MIN_SIDE
@@ -211,7 +211,7 @@ def assess_init(
     configured = parse_initializer(initializer, entry.shape) if initializer is not None else None
     config_basis = (BASIS_INITIALIZER_CONFIG,) if configured else ()
     stats = stats.finite()  # every value is finite from here on
-    if fresh is not None and _equals_fresh(entry, fresh):
+    if fresh is not None and _equals_fresh(entry, fresh, stats):
         match = configured[0].name if configured else MATCH_LIVE_VALUE
         return InitVerdict(
             VERDICT_FRESH, match, SCORE_EXACT, "equals the model's own freshly initialised value", (BASIS_FRESH_VALUE,)
@@ -298,11 +298,22 @@ def _judge_small(values: TensorValues, configured: list[InitFamily]) -> InitVerd
     return _inconclusive(alive[0].name, f"only {n} values: too few to call fresh, and {names} could still produce them")
 
 
-def _equals_fresh(entry: TensorEntry, fresh: np.ndarray) -> bool:
+def _equals_fresh(entry: TensorEntry, fresh: np.ndarray, stats: FiniteStats | None = None) -> bool:
+    """The stored values equal the live model's fresh value, element by element within the tolerance.
+
+    With the stored tensor's (finite) statistics, extremes that cannot match reject without reading it: a
+    value close to each stored value within the tolerance puts fresh's extremes within it of the stored ones.
+    """
     flat = np.asarray(fresh).reshape(-1)
     if flat.size != entry.size:
         return False
     rtol = max(1e-7, relative_eps(entry.dtype))
+    if stats is not None and flat.size and flat.dtype.kind == "f":
+        low, high = float(flat.min()), float(flat.max())
+        if math.isfinite(low) and math.isfinite(high):
+            slack = 2 * (EQUAL_ATOL + rtol * max(abs(low), abs(high), abs(stats.min), abs(stats.max)))
+            if abs(stats.min - low) > slack or abs(stats.max - high) > slack:
+                return False
     start = 0
     for chunk in entry.iter_chunks():
         a = np.asarray(chunk).astype(np.float64)
