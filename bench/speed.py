@@ -8,7 +8,6 @@ median is reported. Peak RSS comes from wait4() on each child process. Prints a 
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import platform
 import statistics
@@ -159,18 +158,28 @@ def data_bytes(prefix: Path) -> int:
     return sum(p.stat().st_size for p in prefix.parent.glob(prefix.name + ".data-*"))
 
 
-def bare_sum_seconds(prefix: Path) -> float:
-    """The physical reference: one numpy sum over the memory-mapped data shard(s), in-process."""
-    import numpy as np
+BARE_SUM = """
+import mmap, statistics, sys, time
+from pathlib import Path
+import numpy as np
+prefix, times = Path(sys.argv[1]), []
+for _ in range(int(sys.argv[2])):
+    start = time.perf_counter()
+    for shard in sorted(prefix.parent.glob(prefix.name + ".data-*")):
+        with open(shard, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            np.frombuffer(mm, dtype=np.float32, count=len(mm) // 4).sum()
+    times.append(time.perf_counter() - start)
+print(statistics.median(times))
+"""
 
-    times = []
-    for _ in range(REPEAT):
-        start = time.perf_counter()
-        for shard in sorted(prefix.parent.glob(prefix.name + ".data-*")):
-            with open(shard, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                np.frombuffer(mm, dtype=np.float32, count=len(mm) // 4).sum()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+
+def bare_sum_seconds(prefix: Path) -> float:
+    """The physical reference: one numpy sum over the memory-mapped data shard(s), in-process (in a child: this
+    process must stay small, because Linux reports a child's peak RSS as at least its parent's at fork)."""
+    out = subprocess.run(
+        [PY, "-c", BARE_SUM, str(prefix), str(REPEAT)], capture_output=True, text=True, env=ENV, check=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 BASELINE = """
@@ -186,7 +195,8 @@ for key, dtype in reader.get_variable_to_dtype_map().items():
 """
 
 CHECK_PHASES = """
-import json, sys, time
+import gc, json, sys, time
+gc.disable()  # as ckptdiff.cli.main runs every command
 t0 = time.perf_counter()
 from ckptdiff.tf_import import import_tensorflow
 import_tensorflow()
@@ -238,7 +248,7 @@ def main() -> None:
     run(CKPTDIFF + ["inspect", str(quarter), "--format", "json"], repeat=1)
     quarter_wall, quarter_rss = run(CKPTDIFF + ["inspect", str(quarter), "--format", "json"])
     for step in sorted(paths["run"].glob("ckpt-*.data-*")):
-        step.read_bytes()  # into the page cache, like the single checkpoint
+        subprocess.run(["cat", str(step)], stdout=subprocess.DEVNULL, check=True)  # into the page cache
     history_wall, history_rss = run(CKPTDIFF + ["history", str(paths["run"]), "--format", "json"])
     crc_wall, crc_rss = run(CKPTDIFF + ["history", str(paths["run"]), "--format", "json", "--changed-only"])
     sum_s = bare_sum_seconds(big)
@@ -349,6 +359,11 @@ def main() -> None:
     print("|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
+    print()
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"(this script's own peak RSS: {own:.0f} MiB; children report at least that much, so it must stay small)")
     print()
     print("Targets (issue 15), from the figures above:")
     print()

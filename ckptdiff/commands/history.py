@@ -108,11 +108,16 @@ _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 """Float types compared in their own precision (BLAS dot products); others are widened to float64 first."""
 
 
-def _compare(a: TensorEntry, b: TensorEntry, magnitude: bool = True) -> _Pair:
+def _compare(a: TensorEntry, b: TensorEntry, magnitude: bool = True, nonfinite_a: bool | None = None) -> _Pair:
+    """How b differs from a; nonfinite_a (whether a holds a NaN or Inf, None when a was never scanned) lets
+    --changed-only skip a tensor whose checksum is a's."""
     if a.shape != b.shape or a.dtype != b.dtype:
         return _Pair(True, None, _has_nonfinite(b))
-    if not magnitude and a.checksum is not None and b.checksum is not None and a.checksum != b.checksum:
-        return _Pair(True, None, _has_nonfinite(b))  # the V2 bundle's CRC32Cs differ: changed, without a diff
+    if not magnitude and a.checksum is not None and b.checksum is not None:
+        if a.checksum != b.checksum:
+            return _Pair(True, None, _has_nonfinite(b))  # the V2 bundle's CRC32Cs differ: changed, without a diff
+        if nonfinite_a is not None and a.nbytes is not None and a.nbytes == b.nbytes:
+            return _Pair(False, 0.0, nonfinite_a)  # the same CRC32C over as many bytes: unchanged, not read
     sums = [0.0, 0.0]  # squared norms of the difference and of a
     changed = nonfinite = False
     for ca, cb in zip(a.iter_chunks(), b.iter_chunks()):
@@ -185,9 +190,10 @@ def history_of_run(
         checkpoints: the run, in order (at least two).
         open_one: opens one artifact (the registry's open_artifact).
         groups: which entry groups to follow.
-        magnitude: compute ||b - a|| / ||a||; False decides a changed V2-bundle tensor by its CRC32C alone
-            (rel_change null), reading only tensors whose checksums agree (to confirm them identical) and
-            for the NaN/Inf scan.
+        magnitude: compute ||b - a|| / ||a||; False decides V2-bundle tensors by their CRC32Cs alone: a
+            differing checksum is a change (rel_change null; the tensor is read once, for the NaN/Inf scan),
+            the same checksum over as many bytes is no change (not read; a CRC32C collision, one in 2**32,
+            would pass for no change).
         progress: called with the number of values compared, as pairs go.
     """
     if len(checkpoints) < 2:
@@ -206,10 +212,12 @@ def history_of_run(
     previous = open_one(checkpoints[0].path)
     try:
         first = [e for e in previous.entries if e.group in groups]
+        latest_bad: dict[str, bool] = {}  # whether the variable holds a NaN/Inf in the latest checkpoint read
         for e, bad in zip(first, pool.map(_has_nonfinite, first)):  # numpy releases the GIL: tensors side by side
             name = name_of(e)
             info.setdefault(name, e)
             order.append(name)
+            latest_bad[name] = bad
             if bad:
                 first_nonfinite.setdefault(name, 0)
         for i in range(pairs):
@@ -226,10 +234,15 @@ def history_of_run(
                     rel.setdefault(name, [None] * pairs)
                 both = [name for name in order if name in before and name in after]
                 results = pool.map(
-                    _compare, [before[n] for n in both], [after[n] for n in both], [magnitude] * len(both)
+                    _compare,
+                    [before[n] for n in both],
+                    [after[n] for n in both],
+                    [magnitude] * len(both),
+                    [latest_bad.get(n) for n in both],
                 )
                 for name, result in zip(both, results):
                     changed[name][i], rel[name][i] = result.changed, result.rel
+                    latest_bad[name] = result.nonfinite_b
                     if result.nonfinite_b:
                         first_nonfinite.setdefault(name, i + 1)
                     if progress is not None:
