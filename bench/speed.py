@@ -50,6 +50,23 @@ def python_script(body: str) -> list[str]:
     return [PY, "-c", textwrap.dedent(body)]
 
 
+def _write_matrices(prefix: Path, count: int) -> None:
+    """A TF2 checkpoint of `count` 4096x4096 float32 matrices (64 MiB each), once."""
+    if Path(str(prefix) + ".index").exists():
+        return
+    subprocess.run(
+        python_script(f"""
+        import numpy as np, tensorflow as tf
+        rng = np.random.default_rng(0)
+        m = tf.Module()
+        m.vars = [tf.Variable(rng.standard_normal((4096, 4096), dtype=np.float32) * 0.02, name=f"w{{i}}") for i in range({count})]
+        tf.train.Checkpoint(model=m).write("{prefix}")
+    """),
+        check=True,
+        env=ENV,
+    )
+
+
 def generate() -> dict[str, Path]:
     """Write the inputs once (a ~1 GB checkpoint, 100k small variables, a small H5)."""
     WORK.mkdir(parents=True, exist_ok=True)
@@ -59,32 +76,9 @@ def generate() -> dict[str, Path]:
         "h5": ROOT / "sample_checkpoints/keras3/model.weights.h5",
     }
     n_big = max(1, int(round(BIG_GB * 16)))
-    if not Path(str(paths["big"]) + ".index").exists():
-        subprocess.run(
-            python_script(f"""
-            import numpy as np, tensorflow as tf
-            rng = np.random.default_rng(0)
-            m = tf.Module()
-            m.vars = [tf.Variable(rng.standard_normal((4096, 4096), dtype=np.float32) * 0.02, name=f"w{{i}}") for i in range({n_big})]
-            tf.train.Checkpoint(model=m).write("{paths["big"]}")
-        """),
-            check=True,
-            env=ENV,
-        )
-    n_small = max(1, n_big // 4)
+    _write_matrices(paths["big"], n_big)
     paths["quarter"] = WORK / "quarter" / "ckpt"
-    if not Path(str(paths["quarter"]) + ".index").exists():
-        subprocess.run(
-            python_script(f"""
-            import numpy as np, tensorflow as tf
-            rng = np.random.default_rng(0)
-            m = tf.Module()
-            m.vars = [tf.Variable(rng.standard_normal((4096, 4096), dtype=np.float32) * 0.02, name=f"w{{i}}") for i in range({n_small})]
-            tf.train.Checkpoint(model=m).write("{paths["quarter"]}")
-        """),
-            check=True,
-            env=ENV,
-        )
+    _write_matrices(paths["quarter"], max(1, n_big // 4))
     paths["run"] = WORK / "run"
     if not (paths["run"] / "checkpoint").exists():
         # Five checkpoints of one run, written by a CheckpointManager: at each step half of the sixteen

@@ -364,7 +364,7 @@ def describe_live_model(obj: Any, spec: str, notes: tuple[str, ...] = ()) -> Liv
     elif kind == KIND_TF_KERAS:
         from ckptdiff.live.tf_keras_layout import tf_keras_store_layout
 
-        tf_keras_store = tf_keras_store_layout(obj, table.index)
+        tf_keras_store = tf_keras_store_layout(obj, lambda v: table.by_id.get(id(v)))
     model_side = _reachable_variables(graph, [0], enter_optimizers=False)
     optimizer_side = _reachable_variables(graph, [i for i, n in enumerate(graph) if n.optimizer], enter_optimizers=True)
     variables = _unique_paths(

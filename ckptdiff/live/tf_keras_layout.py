@@ -31,14 +31,19 @@ class ContainerKind(enum.StrEnum):
     """Optimizer.load_own_variables: warns and skips when the counts differ."""
     CUSTOM = "custom"
     """A class with its own load_own_variables (lookup tables, Normalization): not emulated."""
+    UNTRACKED = "untracked"
+    """Variables the model description leaves out (a compiled model's metric accumulators): walked, not
+    checked (the real loader would still raise if their counts differed)."""
 
 
-def tf_keras_store_layout(model: Any, index: Callable[[Any], int]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
+def tf_keras_store_layout(
+    model: Any, index: Callable[[Any], int | None]
+) -> tuple[tuple[str, tuple[int, ...], str], ...]:
     """(container path, variable indices in store order, ContainerKind) in the order tf_keras visits them.
 
     Args:
         model: a tf_keras model.
-        index: the variable table's index of a variable object.
+        index: the variable table's index of a variable object, None for one the description leaves out.
     """
     from tf_keras.src.engine import base_layer
     from tf_keras.src.optimizers import optimizer as optimizer_lib
@@ -52,13 +57,17 @@ def tf_keras_store_layout(model: Any, index: Callable[[Any], int]) -> tuple[tupl
         if not hasattr(trackable, "load_own_variables"):
             return
         if isinstance(trackable, optimizer_lib.Optimizer):
-            layout.append((path, tuple(index(v) for v in trackable.variables), ContainerKind.OPTIMIZER))
+            variables, kind = list(trackable.variables), ContainerKind.OPTIMIZER
         elif type(trackable).load_own_variables is layer_load:
             trackable._update_trackables()
             variables = list(trackable._trainable_weights) + list(trackable._non_trainable_weights)
-            layout.append((path, tuple(index(v) for v in variables), ContainerKind.LAYER))
+            kind = ContainerKind.LAYER
         else:
             layout.append((path, (), ContainerKind.CUSTOM))
+            return
+        indices = [index(v) for v in variables]
+        known = tuple(i for i in indices if i is not None)
+        layout.append((path, known, kind if len(known) == len(indices) else ContainerKind.UNTRACKED))
 
     def join(path: str, name: str) -> str:
         return f"{path}/{name}" if path else name

@@ -140,6 +140,8 @@ def match_tf_keras(artifact: Artifact, live: LiveModel) -> LoaderResult:
             _load_optimizer(walk, artifact, live, path, variables)
         elif kind == ContainerKind.CUSTOM:
             custom.append(path)
+        elif kind == ContainerKind.UNTRACKED:
+            walk.consumed.update(walk.containers.get(path, []))  # read by the real loader, not checked here
         else:
             _load_layer(walk, artifact, live, path, variables)
     if custom:
