@@ -200,3 +200,22 @@ def test_changed_only_decides_by_crc(run_cli, rebound_oracle):
         expected = rebound_oracle[v["key"]]
         assert v["changed"] == [c for c, _ in expected]
         assert all((r is None) == c for r, c in zip(v["rel_change"], v["changed"]))
+
+
+def test_changed_only_agrees_with_the_full_comparison_on_a_run_with_nan(run_cli, tmp_path):
+    """--changed-only decides by CRC32C both ways and carries each tensor's NaN/Inf flag across unchanged pairs:
+    on a run a, b, b again, a again (sample_checkpoints/diff/nan: `model/w` holds a NaN in both, `model/u` only
+    changes), its changed flags and first NaN/Inf checkpoint equal the byte-exact comparison's."""
+
+    run = []
+    for i, side in enumerate("abba"):
+        for suffix in (".index", ".data-00000-of-00001"):
+            shutil.copy(SAMPLES / f"diff/nan/{side}{suffix}", tmp_path / f"step{i}{suffix}")
+        run.append(str(tmp_path / f"step{i}"))
+    code_full, full = history_json(run_cli, *run)
+    code_fast, fast = history_json(run_cli, *run, "--changed-only")
+    assert code_full == code_fast == 1
+    shown = {v["name"]: (v["changed"], v["first_nonfinite"]) for v in full["variables"]}
+    assert {v["name"]: (v["changed"], v["first_nonfinite"]) for v in fast["variables"]} == shown
+    assert shown["model/w"] == ([False, False, False], 0)
+    assert shown["model/u"][0] == [True, False, True]
