@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tabulate import tabulate
-
+from ckptdiff.report.grid import simple_table
 from ckptdiff.scanning.interface import FAILING_SEVERITIES, SEVERITIES, ScanReport, Severity
 
 SCAN_SCHEMA = "ckptdiff.scan/1"
@@ -21,7 +20,7 @@ def render_scan_table(report: ScanReport) -> str:
     if report.findings:
         rows = [[f.severity, f.kind, f.technique or "-", f.location, f.detail] for f in report.findings]
         headers = ["severity", "kind", "technique", "location", "detail"]
-        lines.append(tabulate(rows, headers=headers, disable_numparse=True))
+        lines.append(simple_table(rows, headers))
     else:
         lines.append("(no findings: nothing in this artifact runs, imports, writes or reads when it is loaded)")
     lines.append("")

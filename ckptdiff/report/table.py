@@ -1,14 +1,13 @@
-"""Plain-text tables for people, built with tabulate."""
+"""Plain-text tables for people, in tabulate's `simple` format (report/grid.py)."""
 
 from __future__ import annotations
-
-from tabulate import tabulate
 
 from ckptdiff.artifact import Group
 from ckptdiff.integrity import IntegrityReport
 from ckptdiff.match.interface import Status
 from ckptdiff.report.fit import fit_rows
 from ckptdiff.report.formatting import human_bytes, number, shape_text
+from ckptdiff.report.grid import simple_table
 from ckptdiff.report.interface import (
     ArtifactInfo,
     CheckReport,
@@ -88,7 +87,7 @@ def render_inspect_table(report: InspectReport, width: int | None = None) -> str
         rows.append(row)
     lines.append("")
     rows = fit_rows(headers, rows, width, (0, 1) if with_paths else (0,))
-    lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else "(no tensors)")
+    lines.append(simple_table(rows, headers) if rows else "(no tensors)")
     lines.append("")
     parts = [
         f"{g.group}: {g.tensors} tensors, {g.elements:,} values, {human_bytes(g.nbytes)}"
@@ -147,7 +146,7 @@ def render_check_table(report: CheckReport, width: int | None = None) -> str:
     )
     lines.append("")
     rows = fit_rows(headers, rows, width, (2, 0))
-    lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else "(no variables)")
+    lines.append(simple_table(rows, headers) if rows else "(no variables)")
     if any(r[4] == "?" for r in rows):
         lines.append(f"init: {INIT_LEGEND}")
     if report.partial:
@@ -158,10 +157,9 @@ def render_check_table(report: CheckReport, width: int | None = None) -> str:
     if model_unexpected:
         lines.append("")
         lines.append(
-            tabulate(
+            simple_table(
                 [[u.key, shape_text(u.shape), u.dtype] for u in model_unexpected],
-                headers=["unexpected model entry", "shape", "dtype"],
-                disable_numparse=True,
+                ["unexpected model entry", "shape", "dtype"],
             )
         )
     for group in (Group.OPTIMIZER, Group.BOOKKEEPING):
@@ -232,14 +230,13 @@ def render_diff_table(report: DiffReport, only: str = "all", width: int | None =
         "init (b)",
     ]
     rows = fit_rows(headers, rows, width, (0, 1))
-    lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else f"(no pairs with status {only})")
+    lines.append(simple_table(rows, headers) if rows else f"(no pairs with status {only})")
     if report.layers:
         lines.append("")
         lines.append(
-            tabulate(
-                [[lc.layer, lc.tensors, number(lc.rel_l2), lc.status] for lc in report.layers],
-                headers=["layer", "tensors", "rel L2 change", "status"],
-                disable_numparse=True,
+            simple_table(
+                [[lc.layer, str(lc.tensors), number(lc.rel_l2), lc.status] for lc in report.layers],
+                ["layer", "tensors", "rel L2 change", "status"],
             )
         )
     lines.append("")
@@ -262,10 +259,9 @@ def render_integrity_table(reports: tuple[IntegrityReport, ...]) -> str:
         if report.problems:
             lines.append("")
             lines.append(
-                tabulate(
+                simple_table(
                     [[p.key, p.kind, p.detail] for p in report.problems],
-                    headers=["damaged", "problem", "detail"],
-                    disable_numparse=True,
+                    ["damaged", "problem", "detail"],
                 )
             )
     return "\n".join(lines) + "\n"
@@ -296,14 +292,13 @@ def render_history_table(report: HistoryReport, width: int | None = None) -> str
         )
     headers = ["variable", "shape", "status", "changed per pair", "last change", "last rel change", "first nan/inf"]
     lines.append("")
-    lines.append(tabulate(fit_rows(headers, rows, width, (0,)), headers=headers, disable_numparse=True))
+    lines.append(simple_table(fit_rows(headers, rows, width, (0,)), headers))
     if report.layers:
         lines.append("")
         lines.append(
-            tabulate(
-                [[lh.layer, lh.never_changed, lh.stopped_changing, lh.changing] for lh in report.layers],
-                headers=["layer", "never changed", "stopped changing", "changing"],
-                disable_numparse=True,
+            simple_table(
+                [[lh.layer, str(lh.never_changed), str(lh.stopped_changing), str(lh.changing)] for lh in report.layers],
+                ["layer", "never changed", "stopped changing", "changing"],
             )
         )
     lines.append("")
