@@ -292,10 +292,12 @@ def main() -> None:
 
     many = paths["many"]
     inspect_many, inspect_many_rss = run(CKPTDIFF + ["inspect", str(many), "--format", "json"])
+    table_many, table_many_rss = run(CKPTDIFF + ["inspect", str(many)])
     check_many, check_many_rss = run(
         CKPTDIFF + ["check", str(many), "--model", f"{paths['factory']}:module", "--format", "json"], repeat=1
     )
-    add(f"ckptdiff inspect, {MANY:,} variables", inspect_many, inspect_many_rss)
+    add(f"ckptdiff inspect, {MANY:,} variables (--format json)", inspect_many, inspect_many_rss)
+    add(f"ckptdiff inspect, {MANY:,} variables (the table)", table_many, table_many_rss)
     add(
         f"ckptdiff check, {MANY:,} variables vs live tf.Module",
         check_many,
@@ -372,6 +374,8 @@ def main() -> None:
         pass_s=pass_s,
         inspect_many=inspect_many,
         inspect_many_rss=inspect_many_rss,
+        table_many=table_many,
+        table_many_rss=table_many_rss,
         check_own=many_p["check"],
         history_wall=history_wall,
         crc_wall=crc_wall,
@@ -401,14 +405,14 @@ def targets(**m: float) -> list[tuple[str, str, bool]]:
             m["sum_s"] >= 0.6 * m["pass_s"],
         ),
         (
-            "100,000 entries inspected in at most 3 s",
-            f"{m['inspect_many']:.2f} s",
-            m["inspect_many"] <= 3,
+            "100,000 entries inspected in at most 3 s (JSON; table)",
+            f"{m['inspect_many']:.2f} s; {m['table_many']:.2f} s",
+            max(m["inspect_many"], m["table_many"]) <= 3,
         ),
         (
-            "... with peak RSS at most 400 MiB",
-            f"{m['inspect_many_rss']:.0f} MiB",
-            m["inspect_many_rss"] <= 400,
+            "... with peak RSS at most 400 MiB (JSON; table)",
+            f"{m['inspect_many_rss']:.0f} MiB; {m['table_many_rss']:.0f} MiB",
+            max(m["inspect_many_rss"], m["table_many_rss"]) <= 400,
         ),
         ("check of 100,000 variables: own work at most 3 s", f"{m['check_own']:.2f} s", m["check_own"] <= 3),
         (

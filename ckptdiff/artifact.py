@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from ckptdiff.records import quick_init
+
 if TYPE_CHECKING:
     from ckptdiff.storage import Location
 
@@ -87,8 +89,8 @@ class TensorEntry:
 
     @property
     def size(self) -> int:
-        """Number of elements."""
-        return element_count(self.shape)
+        """Number of elements (1 for a scalar)."""
+        return math.prod(self.shape)  # element_count without its call: read several times per entry
 
     @property
     def model_path(self) -> str:
@@ -116,6 +118,9 @@ class TensorEntry:
     def iter_chunks(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
         """Yield flat C-order chunks of at most max_elements values."""
         return self.source.iter_chunks(max_elements)
+
+
+quick_init(TensorEntry)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable
 
-from ckptdiff.artifact import GROUPS, Artifact, TensorEntry, element_count
+from ckptdiff.artifact import GROUPS, Artifact, TensorEntry
 from ckptdiff.report.interface import GroupSummary, Histogram, InspectReport, TensorRow, describe_artifact
 from ckptdiff.stats.evidence import assess_entries
 from ckptdiff.stats.parallel import compute_all_stats
@@ -81,13 +81,11 @@ def inspect_artifact(
         )
         for e, s, v in zip(selected, stats, verdicts)
     )
-    summary = tuple(
-        GroupSummary(
-            group=g,
-            tensors=sum(1 for r in rows if r.group == g),
-            elements=sum(element_count(r.shape) for r in rows if r.group == g),
-            nbytes=sum(r.nbytes or 0 for r in rows if r.group == g),
-        )
-        for g in GROUPS
-    )
+    totals = {g: [0, 0, 0] for g in GROUPS}  # tensors, elements, bytes: one pass over the rows
+    for e in selected:
+        total = totals[e.group]
+        total[0] += 1
+        total[1] += e.size
+        total[2] += e.byte_size or 0
+    summary = tuple(GroupSummary(group=g, tensors=t, elements=n, nbytes=b) for g, (t, n, b) in totals.items())
     return InspectReport(artifact=describe_artifact(artifact), tensors=rows, summary=summary)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import mmap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ckptdiff.artifact import DEFAULT_CHUNK_ELEMENTS, element_count
+from ckptdiff.artifact import DEFAULT_CHUNK_ELEMENTS, TensorEntry, element_count
+from ckptdiff.records import quick_init
 
 
 def _flat_chunks(flat: np.ndarray, max_elements: int) -> Iterator[np.ndarray]:
@@ -79,6 +80,43 @@ class MemmapSource:
     def sample_flat(self, indices: np.ndarray) -> np.ndarray:
         """Values at flat C-order indices; only the pages holding them are touched."""
         return self._flat()[indices]
+
+
+quick_init(MemmapSource)
+
+
+def concatenated(entries: Sequence[TensorEntry]) -> np.ndarray:
+    """The flat values of the entries one after the other, in one array (numpy's type promotion).
+
+    Entries stored back to back in one memory map (a bundle's shard, written in key order) are read in
+    one `frombuffer` call per run: for 100,000 four-value tensors that is one call instead of 100,000.
+    Any other source is read through `read()`.
+    """
+    parts: list[np.ndarray] = []
+    run: MemmapSource | None = None
+    count = end = 0
+    for entry in entries:
+        source = entry.source
+        if type(source) is MemmapSource:
+            if run is not None and source.buffer is run.buffer and source.dtype is run.dtype and source.offset == end:
+                n = element_count(source.shape)
+                count += n
+                end += n * source.dtype.itemsize
+                continue
+            if run is not None:
+                parts.append(np.frombuffer(run.buffer, dtype=run.dtype, count=count, offset=run.offset))
+            run, count = source, element_count(source.shape)
+            end = source.offset + count * source.dtype.itemsize
+            continue
+        if run is not None:
+            parts.append(np.frombuffer(run.buffer, dtype=run.dtype, count=count, offset=run.offset))
+            run = None
+        parts.append(np.asarray(entry.read()).reshape(-1))
+    if run is not None:
+        parts.append(np.frombuffer(run.buffer, dtype=run.dtype, count=count, offset=run.offset))
+    if not parts:
+        return np.empty(0)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ckptdiff.artifact import Artifact, Group
 from ckptdiff.integrity import IntegrityReport
+from ckptdiff.records import quick_init
 
 if TYPE_CHECKING:
     from ckptdiff.stats.fresh import InitVerdict
@@ -100,6 +101,9 @@ class TensorRow:
     """Only when asked for (`--format html`)."""
 
 
+quick_init(TensorRow)
+
+
 @dataclass(frozen=True)
 class GroupSummary:
     """Counts for one group (model, optimizer, bookkeeping) over the rows shown."""
@@ -168,6 +172,9 @@ class VariableFinding:
     """Matched by the loader, but a shifted layer index or class order means the value is another layer's."""
     histogram: Histogram | None = None
     """Only when asked for (`--format html`)."""
+
+
+quick_init(VariableFinding)
 
 
 @dataclass(frozen=True)

@@ -159,28 +159,80 @@ def _compact(value: Any) -> str:
     return json.dumps(_jsonable(value), separators=(",", ":"))
 
 
+def _number(value: Any) -> str:
+    """_compact(value) for the numbers of a row (a float, an int or None), with the common types first."""
+    if type(value) is float:
+        return float.__repr__(value) if math.isfinite(value) else "null"
+    if value is None:
+        return "null"
+    return _compact(value)
+
+
+def _text(value: Any) -> str:
+    """_compact(value) for a str (or StrEnum member) or None."""
+    return _encode_str(value) if isinstance(value, str) else _compact(value)
+
+
+def _strings(values: tuple[str, ...] | list[str]) -> str:
+    """_compact(values) for a sequence of strings."""
+    if all(isinstance(v, str) for v in values):
+        return "[" + ",".join(map(_encode_str, values)) + "]"
+    return _compact(values)
+
+
+_STATS_PLAIN = '{"count":%d,"mean":%r,"std":%r,"min":%r,"max":%r,"zero_fraction":%r,"nan_count":%d,"inf_count":%d}'
+"""The stats object when every count is an int and every moment a finite float: %d and %r write what json does."""
+
+
+def _plain_stats(stats: Any) -> bool:
+    """True when _STATS_PLAIN writes these statistics exactly as json.dumps would."""
+    return (
+        type(stats.count) is int
+        and type(stats.nan_count) is int
+        and type(stats.inf_count) is int
+        and all(type(v) is float and math.isfinite(v) for v in (stats.mean, stats.std, stats.min, stats.max))
+        and type(stats.zero_fraction) is float
+        and math.isfinite(stats.zero_fraction)
+    )
+
+
 def _compact_tensor(row: TensorRow) -> str:
-    """tensor_json(row), written compact in one pass."""
+    """tensor_json(row), written compact in one pass (byte for byte json.dumps: tests/report/test_json_compact.py)."""
     stats, init = row.stats, row.init
     if stats is None:
         stats_text = "null"
+    elif _plain_stats(stats):
+        stats_text = _STATS_PLAIN % (
+            stats.count,
+            stats.mean,
+            stats.std,
+            stats.min,
+            stats.max,
+            stats.zero_fraction,
+            stats.nan_count,
+            stats.inf_count,
+        )
     else:
         stats_text = (
-            f'{{"count":{_compact(stats.count)},"mean":{_compact(stats.mean)},"std":{_compact(stats.std)},'
-            f'"min":{_compact(stats.min)},"max":{_compact(stats.max)},"zero_fraction":{_compact(stats.zero_fraction)},'
-            f'"nan_count":{_compact(stats.nan_count)},"inf_count":{_compact(stats.inf_count)}}}'
+            f'{{"count":{_number(stats.count)},"mean":{_number(stats.mean)},"std":{_number(stats.std)},'
+            f'"min":{_number(stats.min)},"max":{_number(stats.max)},"zero_fraction":{_number(stats.zero_fraction)},'
+            f'"nan_count":{_number(stats.nan_count)},"inf_count":{_number(stats.inf_count)}}}'
         )
     if init is None:
         init_text = "null"
     else:
         init_text = (
-            f'{{"verdict":{_compact(init.verdict)},"match":{_compact(init.match)},"score":{_compact(init.score)},'
-            f'"evidence":{_compact(init.evidence)},"basis":{_compact(init.basis)}}}'
+            f'{{"verdict":{_text(init.verdict)},"match":{_text(init.match)},"score":{_number(init.score)},'
+            f'"evidence":{_text(init.evidence)},"basis":{_strings(init.basis)}}}'
         )
+    shape = row.shape
+    shape_text = (
+        "[" + ",".join(map(int.__repr__, shape)) + "]" if all(type(d) is int for d in shape) else _compact(shape)
+    )
     return (
-        f'{{"key":{_encode_str(row.key)},"shape":{_compact(row.shape)},"dtype":{_compact(row.dtype)},'
-        f'"group":{_compact(row.group)},"nbytes":{_compact(row.nbytes)},"paths":{_compact(row.paths)},'
-        f'"model_path":{_compact(row.model_path)},"stats":{stats_text},"init":{init_text}}}'
+        f'{{"key":{_encode_str(row.key)},"shape":{shape_text},"dtype":{_text(row.dtype)},'
+        f'"group":{_text(row.group)},"nbytes":{_number(row.nbytes)},"paths":{_strings(row.paths)},'
+        f'"model_path":{_text(row.model_path)},"stats":{stats_text},"init":{init_text}}}'
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ckptdiff.artifact import TensorEntry
+from ckptdiff.formats.sources import concatenated
 from ckptdiff.stats.moments import TensorStats
 
 SMALL_ELEMENTS = 4096
@@ -43,7 +44,7 @@ def batched_stats(entries: Sequence[TensorEntry]) -> list[TensorStats | None]:
 def _batch(entries: Sequence[TensorEntry], start: int, stop: int, results: list[TensorStats | None]) -> None:
     chunk = entries[start:stop]
     sizes = np.fromiter((e.size for e in chunk), dtype=np.int64, count=len(chunk))
-    values = np.concatenate([e.read().reshape(-1) for e in chunk]).astype(np.float64, copy=False)
+    values = concatenated(chunk).astype(np.float64, copy=False)
     offsets = np.zeros(len(chunk), dtype=np.int64)
     np.cumsum(sizes[:-1], out=offsets[1:])
     sums = np.add.reduceat(values, offsets)
@@ -61,6 +62,4 @@ def _batch(entries: Sequence[TensorEntry], start: int, stop: int, results: list[
     )
     for k, (ok, n, mean, std, low, high, zero) in enumerate(columns):
         if ok:
-            results[start + k] = TensorStats(
-                count=n, mean=mean, std=std, min=low, max=high, zero_fraction=zero / n, nan_count=0, inf_count=0
-            )
+            results[start + k] = TensorStats(n, mean, std, low, high, zero / n, 0, 0)

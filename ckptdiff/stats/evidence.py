@@ -66,10 +66,11 @@ def assess_entries(
     from ckptdiff.stats.slot_evidence import apply_slot_fact, slot_facts
 
     facts, _ = slot_facts(artifact, all_roles)
-    verdicts = [
-        apply_slot_fact(v, facts.get(e.key)) if v is not None and e.group == Group.MODEL else v
-        for e, v in zip(entries, verdicts)
-    ]
+    if facts:
+        verdicts = [
+            apply_slot_fact(v, facts.get(e.key)) if v is not None and e.group == Group.MODEL else v
+            for e, v in zip(entries, verdicts)
+        ]
     from ckptdiff.formats import open_artifact
     from ckptdiff.stats.history_evidence import apply_run_fact, run_facts
 
@@ -77,6 +78,8 @@ def assess_entries(
         run, _ = run_facts(artifact, entries, open_artifact)
     except CkptdiffError:
         run = {}  # an unreadable earlier checkpoint is not this artifact's problem
+    if not run:
+        return verdicts
     return [
         apply_run_fact(v, run.get(e.key)) if v is not None and e.group == Group.MODEL else v
         for e, v in zip(entries, verdicts)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ckptdiff.artifact import TensorEntry
+from ckptdiff.records import quick_init
 from ckptdiff.stats.bounds import (
     BASIS_BOUNDS,
     BASIS_DISTRIBUTION,
@@ -154,6 +155,9 @@ class InitVerdict:
         if not updated and self.verdict == VERDICT_TRAINED:
             sentence += " (trained before, then frozen?)"
         return self.with_evidence(self.verdict, self.score, basis, sentence)
+
+
+quick_init(InitVerdict)
 
 
 def _inconclusive(match: str | None, evidence: str) -> InitVerdict:

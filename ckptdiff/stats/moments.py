@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ckptdiff.records import quick_init
+
 _NARROW_FLOATS = {"float16", "bfloat16"}
 
 
@@ -42,6 +44,9 @@ class TensorStats:
         )
 
 
+quick_init(TensorStats)
+
+
 @dataclass(frozen=True)
 class FiniteStats(TensorStats):
     """Statistics of a tensor with at least one finite value: every moment is a number."""
@@ -50,6 +55,9 @@ class FiniteStats(TensorStats):
     std: float
     min: float
     max: float
+
+
+quick_init(FiniteStats)
 
 
 _SCRATCH = threading.local()

@@ -33,6 +33,10 @@ BATCH_OVERHEAD_ELEMENTS = 4096
 """What one tensor's fixed cost is worth in elements, so a batch of tiny tensors is bounded too."""
 
 
+RELEASE_MIN_BYTES = 4096
+"""A tensor smaller than a page holds no whole page of its own: its source is not asked to release any."""
+
+
 def default_workers() -> int:
     """One thread per available core."""
     try:
@@ -168,9 +172,10 @@ def assess_all(
             fresh=fresh_values[i] if fresh_values is not None else None,
             role=roles[i] if roles is not None else None,
         )
-        release = getattr(entries[i].source, "release", None)
-        if release is not None:
-            release()
+        if (entries[i].nbytes or RELEASE_MIN_BYTES) >= RELEASE_MIN_BYTES:  # smaller tensors own no page to release
+            release = getattr(entries[i].source, "release", None)
+            if release is not None:
+                release()
         return verdict
 
     workers = workers or default_workers()

@@ -122,7 +122,8 @@ def artifact_roles(artifact: Artifact, entries: Sequence[TensorEntry]) -> list[R
         role = None
         if entry.group == Group.MODEL:
             role = by_vars.get(entry.key)
-            for name in (entry.model_path, *entry.paths, entry.key):
+            names = dict.fromkeys((entry.model_path, *entry.paths, entry.key)) if entry.paths else (entry.key,)
+            for name in names:
                 if role is not None:
                     break
                 role = role_from_name(name)

@@ -52,3 +52,22 @@ def test_compute_all_stats_mixes_both_paths_in_entry_order():
     assert nan.nan_count == 1 and nan.max == 9.0
     assert stats[-2].mean == pytest.approx(0.0, abs=1e-6)
     assert stats[-1].mean == 2.0
+
+
+def test_concatenated_reads_runs_of_a_real_bundle_as_the_entries_read_them(samples):
+    """Back-to-back memory-mapped entries are read in one call; any order, subset or mix of sources agrees."""
+    import random
+
+    from ckptdiff.formats import open_artifact
+    from ckptdiff.formats.sources import concatenated
+
+    with open_artifact(samples / "tf2" / "ckpt-1") as artifact:
+        floats = [e for e in artifact.entries if e.dtype in ("float32", "float64") and e.size]
+        assert len(floats) > 5
+        shuffled = random.Random(0).sample(floats, len(floats))
+        mixed = [*floats[:3], _entry("array", np.arange(7, dtype=np.float64)), *floats[3:]]
+        for chosen in (floats, sorted(floats, key=lambda e: e.key), shuffled, floats[1::2], mixed, floats[:1]):
+            expected = np.concatenate([np.asarray(e.read()).reshape(-1) for e in chosen])
+            got = concatenated(chosen)
+            assert got.dtype == expected.dtype
+            assert np.array_equal(got, expected, equal_nan=True)

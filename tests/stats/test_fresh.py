@@ -136,6 +136,27 @@ def test_round_constants():
     assert not any(is_round_constant(v) for v in (0.0012963, 51440.5, 0.123456))
 
 
+def _round_by_formatting(value: float) -> bool:
+    """is_round_constant's general rule, applied to every value: the oracle of its integer shortcut."""
+    if value == 0.0 or not np.isfinite(value):
+        return value == 0.0
+    v32 = float(np.float32(value))
+    return any(float(np.float32(float(f"{v32:.{digits}g}"))) == v32 for digits in (1, 2))
+
+
+def test_round_constant_integer_shortcut_agrees_with_the_general_rule():
+    rng = np.random.default_rng(12)
+    values = [
+        *range(-3000, 3000),
+        *(float(v) for v in rng.integers(-(1 << 25), 1 << 25, 20000)),
+        *(float(d * 10**k) for d in range(1, 100) for k in range(8)),
+        *(float(v) for v in (2**24 - 1, 2**24, 2**24 + 2, 1.2e9, 16777216.0, 1e-50, -1e-50, 3e38, 0.5, 12.5)),
+    ]
+    is_round_constant.cache_clear()
+    mismatched = [v for v in values if is_round_constant(float(v)) != _round_by_formatting(float(v))]
+    assert mismatched == []
+
+
 def test_scalars_and_small_tensors_are_inconclusive():
     assert judge(np.array(0.001)).verdict == VERDICT_INCONCLUSIVE
     assert judge(keras_uniform((10, 10), 0.3)).verdict == VERDICT_INCONCLUSIVE
