@@ -137,7 +137,7 @@ def check_restore(
         p
         for p in result.pairings
         if p.variable not in left_out
-        and not _ignored(ignore, live.variables[p.variable].path, live.variables[p.variable].name, p.key)
+        and not (ignore and _ignored(ignore, live.variables[p.variable].path, live.variables[p.variable].name, p.key))
     ]
     assessed = _assess_restored(kept, artifact, live, entries, progress, histograms) if assess_values else {}
     variables = []

@@ -18,6 +18,7 @@ from ckptdiff.report.interface import (
     HistoryReport,
     InspectReport,
     TensorRow,
+    VariableFinding,
     selected_by_only,
 )
 
@@ -173,6 +174,18 @@ def _text(value: Any) -> str:
     return _encode_str(value) if isinstance(value, str) else _compact(value)
 
 
+def _flag(value: Any) -> str:
+    """_compact(value) for a bool."""
+    return "true" if value is True else "false" if value is False else _compact(value)
+
+
+def _ints(values: Any) -> str:
+    """_compact(values) for a shape (a tuple of ints) or None."""
+    if type(values) is tuple and all(type(v) is int for v in values):
+        return "[" + ",".join(map(int.__repr__, values)) + "]"
+    return _compact(values)
+
+
 def _strings(values: tuple[str, ...] | list[str]) -> str:
     """_compact(values) for a sequence of strings."""
     if all(isinstance(v, str) for v in values):
@@ -218,17 +231,8 @@ def _compact_tensor(row: TensorRow) -> str:
             f'"min":{_number(stats.min)},"max":{_number(stats.max)},"zero_fraction":{_number(stats.zero_fraction)},'
             f'"nan_count":{_number(stats.nan_count)},"inf_count":{_number(stats.inf_count)}}}'
         )
-    if init is None:
-        init_text = "null"
-    else:
-        init_text = (
-            f'{{"verdict":{_text(init.verdict)},"match":{_text(init.match)},"score":{_number(init.score)},'
-            f'"evidence":{_text(init.evidence)},"basis":{_strings(init.basis)}}}'
-        )
-    shape = row.shape
-    shape_text = (
-        "[" + ",".join(map(int.__repr__, shape)) + "]" if all(type(d) is int for d in shape) else _compact(shape)
-    )
+    init_text = _init_text(init)
+    shape_text = _ints(row.shape)
     return (
         f'{{"key":{_encode_str(row.key)},"shape":{shape_text},"dtype":{_text(row.dtype)},'
         f'"group":{_text(row.group)},"nbytes":{_number(row.nbytes)},"paths":{_strings(row.paths)},'
@@ -283,28 +287,6 @@ def render_check_json(report: CheckReport) -> str:
             "notes": list(report.notes),
         },
         "summary": dict(report.summary),
-        "variables": [
-            {
-                "path": v.path,
-                "status": v.status,
-                "key": v.key,
-                "shape": list(v.shape),
-                "dtype": v.dtype,
-                "entry_shape": None if v.entry_shape is None else list(v.entry_shape),
-                "entry_dtype": v.entry_dtype,
-                "trainable": v.trainable,
-                "layer": v.layer,
-                "group": v.group,
-                "detail": v.detail,
-                "init": init_json(v.init),
-                "nonfinite": v.nonfinite,
-                "misplaced": v.misplaced,
-                "second_opinion": None
-                if v.second_opinion is None
-                else {"loader": v.second_opinion[0], "status": v.second_opinion[1], "key": v.second_opinion[2]},
-            }
-            for v in report.variables
-        ],
         "unexpected": [
             {"key": u.key, "group": u.group, "shape": list(u.shape), "dtype": u.dtype} for u in report.unexpected
         ],
@@ -331,7 +313,76 @@ def render_check_json(report: CheckReport) -> str:
         "fail_on": list(report.fail_on),
         "ok": report.ok,
     }
-    return dump(add_integrity(doc, report.integrity), len(report.variables) + len(report.unexpected))
+    doc = add_integrity(doc, report.integrity)
+    items = len(report.variables) + len(report.unexpected)
+    if items <= PRETTY_LIMIT:
+        return dump(_with_variables(doc, [variable_json(v) for v in report.variables]), items)
+    # Compact: the variables are written one by one, with no document of dictionaries built first.
+    names = list(doc)
+    cut = names.index("summary") + 1
+    head = json.dumps({name: doc[name] for name in names[:cut]}, separators=(",", ":"))
+    tail = json.dumps({name: doc[name] for name in names[cut:]}, separators=(",", ":"))
+    rows = ",".join(map(_compact_variable, report.variables))
+    return f'{head[:-1]},"variables":[{rows}],{tail[1:]}\n'
+
+
+def _with_variables(doc: dict[str, Any], variables: list[Any]) -> dict[str, Any]:
+    """The document with its `variables` list after `summary`, where the schema puts it."""
+    out: dict[str, Any] = {}
+    for name, value in doc.items():
+        out[name] = value
+        if name == "summary":
+            out["variables"] = variables
+    return out
+
+
+def variable_json(v: VariableFinding) -> dict[str, Any]:
+    """One variable of a check report."""
+    return {
+        "path": v.path,
+        "status": v.status,
+        "key": v.key,
+        "shape": list(v.shape),
+        "dtype": v.dtype,
+        "entry_shape": None if v.entry_shape is None else list(v.entry_shape),
+        "entry_dtype": v.entry_dtype,
+        "trainable": v.trainable,
+        "layer": v.layer,
+        "group": v.group,
+        "detail": v.detail,
+        "init": init_json(v.init),
+        "nonfinite": v.nonfinite,
+        "misplaced": v.misplaced,
+        "second_opinion": None
+        if v.second_opinion is None
+        else {"loader": v.second_opinion[0], "status": v.second_opinion[1], "key": v.second_opinion[2]},
+    }
+
+
+def _init_text(init: Any) -> str:
+    if init is None:
+        return "null"
+    return (
+        f'{{"verdict":{_text(init.verdict)},"match":{_text(init.match)},"score":{_number(init.score)},'
+        f'"evidence":{_text(init.evidence)},"basis":{_strings(init.basis)}}}'
+    )
+
+
+def _compact_variable(v: VariableFinding) -> str:
+    """variable_json(v), written compact in one pass (byte for byte json.dumps: tests/report/test_json_compact.py)."""
+    second = v.second_opinion
+    second_text = (
+        "null"
+        if second is None
+        else f'{{"loader":{_text(second[0])},"status":{_text(second[1])},"key":{_text(second[2])}}}'
+    )
+    return (
+        f'{{"path":{_text(v.path)},"status":{_text(v.status)},"key":{_text(v.key)},"shape":{_ints(v.shape)},'
+        f'"dtype":{_text(v.dtype)},"entry_shape":{_ints(v.entry_shape)},"entry_dtype":{_text(v.entry_dtype)},'
+        f'"trainable":{_flag(v.trainable)},"layer":{_text(v.layer)},"group":{_text(v.group)},'
+        f'"detail":{_text(v.detail)},"init":{_init_text(v.init)},"nonfinite":{_flag(v.nonfinite)},'
+        f'"misplaced":{_flag(v.misplaced)},"second_opinion":{second_text}}}'
+    )
 
 
 PRETTY_LIMIT = 2000

@@ -340,6 +340,9 @@ def test_equality_with_the_fresh_value_is_numpys_isclose():
     pairs = [(np.array([a]), np.array([b])) for a in edges for b in edges]
     base = rng.normal(size=300)
     pairs += [(base, base + rng.normal(scale=s, size=300)) for s in (0.0, 1e-9, 1e-6, 1e-3)]
+    # Small tensors, whose extremes are taken over a list (an overflowing sum among them).
+    pairs += [(np.array([a, 1.0, b, 1.7e308]), np.array([a, 1.0, 1.7e308, b])) for a in edges for b in edges]
+    pairs += [(np.array([a, b, -2.0]), np.array([a, b + 1e-9, -2.0])) for a in edges for b in edges]
     for stored, fresh in pairs:
         entry = TensorEntry("w", stored.shape, "float64", Group.MODEL, ArraySource(stored))
         rtol = max(1e-7, relative_eps("float64"))
