@@ -136,9 +136,14 @@ def _iter_block(block: memoryview, what: str) -> Iterator[tuple[bytes, memoryvie
     pos = 0
     key = b""
     while pos < end:
-        shared, pos = pw.read_varint(block, pos, what, end)
-        non_shared, pos = pw.read_varint(block, pos, what, end)
-        value_length, pos = pw.read_varint(block, pos, what, end)
+        # The three lengths are one-byte varints in nearly every entry: read those inline.
+        if pos + 3 <= end and block[pos] < 0x80 and block[pos + 1] < 0x80 and block[pos + 2] < 0x80:
+            shared, non_shared, value_length = block[pos], block[pos + 1], block[pos + 2]
+            pos += 3
+        else:
+            shared, pos = pw.read_varint(block, pos, what, end)
+            non_shared, pos = pw.read_varint(block, pos, what, end)
+            value_length, pos = pw.read_varint(block, pos, what, end)
         if shared > len(key) or non_shared + value_length > end - pos:
             raise CorruptArtifact(f"{what}: malformed block entry at byte {pos}")
         key = key[:shared] + bytes(block[pos : pos + non_shared])

@@ -675,15 +675,16 @@ def _build_entries(
         if raw in hidden:
             continue  # a slice of a partitioned tensor: TensorFlow lists only the whole tensor
         dtype, source = _make_source(e, prefix, buffers, big_endian, what, slices_of.get(raw) if sliced else None)
-        entries.append(
+        entries.append(  # positional (key, shape, dtype, group, source, paths, checksum, nbytes): once per entry
             TensorEntry(
-                key=e.key,
-                shape=e.shape,
-                dtype=dtype,
-                group=classify_key(e.key),
-                source=source,
-                checksum=None if e.sliced else e.crc32c,
-                nbytes=slice_bytes.get(raw, 0) if e.sliced else e.size,
+                e.key,
+                e.shape,
+                dtype,
+                classify_key(e.key),
+                source,
+                (),
+                None if e.sliced else e.crc32c,
+                slice_bytes.get(raw, 0) if e.sliced else e.size,
             )
         )
     return entries

@@ -188,6 +188,8 @@ def _ints(values: Any) -> str:
 
 def _strings(values: tuple[str, ...] | list[str]) -> str:
     """_compact(values) for a sequence of strings."""
+    if not values:
+        return "[]"
     if all(isinstance(v, str) for v in values):
         return "[" + ",".join(map(_encode_str, values)) + "]"
     return _compact(values)
@@ -198,14 +200,18 @@ _STATS_PLAIN = '{"count":%d,"mean":%r,"std":%r,"min":%r,"max":%r,"zero_fraction"
 
 
 def _plain_stats(stats: Any) -> bool:
-    """True when _STATS_PLAIN writes these statistics exactly as json.dumps would."""
+    """True when _STATS_PLAIN writes these statistics exactly as json.dumps would (else the general path does)."""
+    mean, std, low, high, zeros = stats.mean, stats.std, stats.min, stats.max, stats.zero_fraction
     return (
-        type(stats.count) is int
+        type(mean) is float
+        and type(std) is float
+        and type(low) is float
+        and type(high) is float
+        and type(zeros) is float
+        and type(stats.count) is int
         and type(stats.nan_count) is int
         and type(stats.inf_count) is int
-        and all(type(v) is float and math.isfinite(v) for v in (stats.mean, stats.std, stats.min, stats.max))
-        and type(stats.zero_fraction) is float
-        and math.isfinite(stats.zero_fraction)
+        and math.isfinite(mean + std + low + high + zeros)  # a NaN, an infinity or an overflow: the general path
     )
 
 

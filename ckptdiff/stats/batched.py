@@ -30,20 +30,23 @@ def batchable(entry: TensorEntry) -> bool:
 def batched_stats(entries: Sequence[TensorEntry]) -> list[TensorStats | None]:
     """TensorStats for each entry (all batchable); None where the per-tensor path must decide (non-finite values)."""
     results: list[TensorStats | None] = [None] * len(entries)
+    counts = [e.size for e in entries]
     start = 0
     while start < len(entries):
         stop, total = start, 0
-        while stop < len(entries) and (total == 0 or total + entries[stop].size <= BATCH_VALUES):
-            total += entries[stop].size
+        while stop < len(entries) and (total == 0 or total + counts[stop] <= BATCH_VALUES):
+            total += counts[stop]
             stop += 1
-        _batch(entries, start, stop, results)
+        _batch(entries, counts, start, stop, results)
         start = stop
     return results
 
 
-def _batch(entries: Sequence[TensorEntry], start: int, stop: int, results: list[TensorStats | None]) -> None:
+def _batch(
+    entries: Sequence[TensorEntry], counts: list[int], start: int, stop: int, results: list[TensorStats | None]
+) -> None:
     chunk = entries[start:stop]
-    sizes = np.fromiter((e.size for e in chunk), dtype=np.int64, count=len(chunk))
+    sizes = np.array(counts[start:stop], dtype=np.int64)
     values = concatenated(chunk).astype(np.float64, copy=False)
     offsets = np.zeros(len(chunk), dtype=np.int64)
     np.cumsum(sizes[:-1], out=offsets[1:])

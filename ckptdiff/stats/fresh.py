@@ -55,7 +55,7 @@ from ckptdiff.stats.initializers import (
     TRUNCATION_STD_FACTOR,
     InitFamily,
     catalogue,
-    constant_family,
+    constant_name,
     is_round_constant,
     orthogonal_family,
     parse_initializer,
@@ -356,7 +356,7 @@ def _judge_constant(
         return InitVerdict(
             VERDICT_FRESH, expected.name, SCORE_PATTERN, evidence, (BASIS_CONSTANT, BASIS_INITIALIZER_CONFIG)
         )
-    name = constant_family(value).name
+    name = constant_name(value)
     if role_constant is not None and value == role_constant:
         return InitVerdict(
             VERDICT_FRESH,

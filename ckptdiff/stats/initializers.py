@@ -452,13 +452,22 @@ def parse_initializer(initializer: dict[str, Any] | str, shape: tuple[int, ...])
     return _parse_variance_scaling(key, config, shape)
 
 
+def constant_name(value: float) -> str:
+    """`zeros`, `ones` or `constant(value)`: the name of constant_family(value)."""
+    if value == 0.0:
+        return "zeros"
+    if value == 1.0:
+        return "ones"
+    return f"constant({_fmt(value)})"
+
+
 def constant_family(value: float) -> InitFamily:
     """Zeros, Ones or Constant(value)."""
     if value == 0.0:
         return InitFamily("zeros", KIND_CONSTANT, 0.0)
     if value == 1.0:
         return InitFamily("ones", KIND_CONSTANT, 1.0)
-    return InitFamily(f"constant({_fmt(value)})", KIND_CONSTANT, value)
+    return InitFamily(constant_name(value), KIND_CONSTANT, value)
 
 
 @functools.lru_cache(maxsize=4096)
