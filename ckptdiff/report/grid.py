@@ -12,21 +12,28 @@ HEADER_PADDING = 2
 """tabulate's MIN_PADDING: a column is at least its header's width plus two."""
 
 
-def _plain(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> bool:
-    """True when every cell is a one-line string of printable ASCII and every row has one cell per header.
+def _plain(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> tuple[bool, bool]:
+    """(plain, padded): plain when every cell is a one-line string of printable ASCII and every row has one cell
+    per header; padded when some cell starts or ends with a space (the only whitespace printable ASCII has).
 
-    Then tabulate measures a cell by `len` whatever its options (no ANSI codes, no wide characters, no
-    multi-line rows) and the direct path gives its output byte for byte.
+    A plain table is measured by tabulate with `len` whatever its options (no ANSI codes, no wide characters,
+    no multi-line rows), so the direct path gives its output byte for byte.
     """
     width = len(headers)
     for row in rows:
         if len(row) != width:
-            return False
+            return False, False
     try:
-        text = " ".join(" ".join(row) for row in rows) + " ".join(headers)
+        text = "\x00".join(["\x00".join(row) for row in rows])  # NUL: not printable, so in no plain cell
     except TypeError:
-        return False
-    return text.isascii() and text.isprintable()
+        return False, False
+    head = " ".join(headers)
+    separators = len(rows) * width - 1
+    if text.count("\x00") != separators or not (text.isascii() and head.isascii() and head.isprintable()):
+        return False, False  # a NUL inside a cell, or non-ASCII
+    if not text.replace("\x00", "").isprintable():
+        return False, False
+    return True, text.startswith(" ") or text.endswith(" ") or " \x00" in text or "\x00 " in text
 
 
 def simple_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
@@ -39,9 +46,10 @@ def simple_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
     names, which tabulate may measure with wcwidth; control characters; non-string cells) goes to tabulate.
     `tests/report/test_grid.py` checks the two agree.
     """
-    if not rows or not headers or not _plain(headers, rows):
+    plain, padded = _plain(headers, rows) if rows and headers else (False, False)
+    if not plain:
         return str(tabulate([list(r) for r in rows], headers=list(headers), disable_numparse=True))
-    cells = [[cell.strip() for cell in row] for row in rows]
+    cells = [[cell.strip() for cell in row] for row in rows] if padded else rows
     widths = [len(h) + HEADER_PADDING for h in headers]
     for i, column in enumerate(zip(*cells, strict=True)):
         widths[i] = max(widths[i], max(map(len, column)))

@@ -45,9 +45,16 @@ def test_direct_path_is_taken_for_plain_cells_and_not_for_others(monkeypatch: py
     plain = [["  dense/kernel ", "3x4", "float32"], ["b", "scalar", "int64"]]
     assert simple_table(plain, ["key", "shape", "dtype"]) == _oracle(plain, ["key", "shape", "dtype"])
     assert calls == []
-    for odd in (["dénse", "3", "f"], ["a\nb", "3", "f"], ["\x1b[1mx\x1b[0m", "3", "f"], ["a", "3"]):
+    odd_rows = (
+        ["dénse", "3", "f"],
+        ["a\nb", "3", "f"],
+        ["\x1b[1mx\x1b[0m", "3", "f"],
+        ["a", "3"],
+        ["a\x00b", "3", "f"],
+    )
+    for odd in odd_rows:
         simple_table([odd], ["key", "shape", "dtype"])
-    assert len(calls) == 4
+    assert len(calls) == len(odd_rows)
 
 
 def test_integer_cells_and_empty_tables_go_to_tabulate() -> None:
