@@ -255,6 +255,35 @@ def test_configured_deterministic_initializers():
     assert (moved.verdict, moved.score) == (VERDICT_TRAINED, 1.0)
 
 
+UNTRUNCATED = {
+    "class_name": "VarianceScaling",
+    "config": {"scale": 2.0, "mode": "fan_out", "distribution": "untruncated_normal"},
+}
+
+
+def test_configured_untruncated_normal_is_fresh_only_with_its_exact_variance():
+    """The draw's own variance, within TIGHT_VARIANCE_Z standard errors of the configured one, decides fresh; the same
+    values scaled so the variance sits 3 standard errors off (as a trained kernel's can) stay inconclusive."""
+    from ckptdiff.stats.fresh import TIGHT_VARIANCE_Z
+
+    shape = (64, 128)
+    sigma = math.sqrt(2.0 / 128)
+    n = shape[0] * shape[1]
+    rng = _rng(21)
+    draws = [rng.standard_normal(shape) for _ in range(40)]
+    # A draw whose sample variance is within the limit of the configured sigma**2 (most are: this picks one).
+    fresh_like = next(d for d in draws if abs(d.var(ddof=0) - 1.0) / math.sqrt(2.0 / n) < 0.5 * TIGHT_VARIANCE_Z)
+    value = (fresh_like * sigma).astype(np.float32)
+    verdict = judge(value, initializer=UNTRUNCATED)
+    assert verdict.verdict == VERDICT_FRESH, verdict
+    assert "initializer-config" in verdict.basis and "standard errors" in verdict.evidence
+    off = (fresh_like / fresh_like.std() * sigma * math.sqrt(1.0 + 3.0 * math.sqrt(2.0 / n))).astype(np.float32)
+    moved = judge(off, initializer=UNTRUNCATED)
+    assert moved.verdict == VERDICT_INCONCLUSIVE, moved
+    assert "standard errors from the configured scale" in moved.evidence
+    assert judge(value).verdict != VERDICT_FRESH  # values alone: no configured scale, no such call
+
+
 def test_parse_initializer_understands_keras_and_tf1_names():
     shape = (64, 32)
     assert parse_initializer("glorot_uniform", shape)[0].name == "glorot_uniform"
