@@ -65,14 +65,14 @@ def _stats_cells(s: TensorStats | None) -> list[str]:
         return ["-"] * 7
     mean, std, low, high, zeros = s.mean, s.std, s.min, s.max, s.zero_fraction
     zeros_text = "-" if zeros is None else f"{100 * zeros:.0f}%"
-    # number() of each moment, with its checks done once (finite floats are the rule: 100,000 rows pay for them)
-    # (A NaN, an infinity or an overflowing sum takes the general path.)
+    # number() of each moment with its checks done once: finite floats are the rule, and 100,000 rows pay for the
+    # checks. A NaN, an infinity or an overflowing sum takes the general path.
     if (
         type(mean) is float
         and type(std) is float
         and type(low) is float
         and type(high) is float
-        and (math.isfinite(mean + std + low + high))
+        and math.isfinite(mean + std + low + high)
     ):
         return [
             f"{mean:.4g}",
