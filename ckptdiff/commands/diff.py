@@ -47,13 +47,19 @@ class _PairAccumulator:
         b64 = b.astype(np.float64, copy=False)
         nan_a, nan_b = np.isnan(a64), np.isnan(b64)
         both_nan = nan_a & nan_b
+        finite = np.isfinite(a64) & np.isfinite(b64)
         with np.errstate(invalid="ignore", over="ignore"):
             diff = np.abs(a64 - b64)
-            equal = (a64 == b64) | both_nan
-            close = equal | (diff <= atol + rtol * np.abs(b64))
+            if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+                equal = a == b  # exact: float64 cannot tell 2**53 from 2**53 + 1
+                tolerant = atol > 0 or rtol > 0
+                close = equal | ((diff <= atol + rtol * np.abs(b64)) & tolerant)
+            else:
+                equal = (a64 == b64) | both_nan
+                # Within tolerance only where both are finite: an infinity is never close to a number (inf <= inf).
+                close = equal | (finite & (diff <= atol + rtol * np.abs(b64)))
         self.changed += int(close.size - np.count_nonzero(close))
         self.n += a.size
-        finite = np.isfinite(a64) & np.isfinite(b64)
         if not finite.all():
             self.nonfinite_mismatch += int(np.count_nonzero(~finite & ~equal))
             a64, b64, diff = a64[finite], b64[finite], diff[finite]
@@ -282,7 +288,8 @@ MOSTLY = 0.5
 def _outcome(
     results: list[TensorDiff], summary: dict[str, int], tried: tuple[str, ...], through_model: bool
 ) -> tuple[DiffOutcome, str]:
-    """The diff's conclusion, and the note that explains any outcome but identical/different."""
+    """The diff's conclusion, and the note that explains it when no changed pair does (empty for identical, and for
+    different when a pair changed)."""
     paired = [r for r in results if r.status not in (ONLY_IN_A, ONLY_IN_B)]
     advice = "" if through_model else "; pass --model SPEC to align both through the live model they restore into"
     if not paired:
@@ -300,5 +307,10 @@ def _outcome(
             f"mostly unaligned: {only_a} model entries of A and {only_b} of B have no counterpart, against "
             f"{model_paired} aligned; the pairs compared are all the same, but they do not cover the artifacts "
             f"(tried: {', '.join(tried)}){advice}"
+        )
+    if only_a or only_b:
+        return DiffOutcome.DIFFERENT, (
+            f"different: every pair compared is the same, but {only_a} model entries of A and {only_b} of B have no "
+            f"counterpart (a weight one side lacks is a difference; optimizer state and bookkeeping do not count)"
         )
     return DiffOutcome.IDENTICAL, ""

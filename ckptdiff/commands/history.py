@@ -122,15 +122,15 @@ def _compare(a: TensorEntry, b: TensorEntry, magnitude: bool = True, nonfinite_a
     changed = nonfinite = False
     for ca, cb in zip(a.iter_chunks(), b.iter_chunks()):
         xa, xb = np.asarray(ca).reshape(-1), np.asarray(cb).reshape(-1)
-        if not (xa.dtype.kind in "fc" or xb.dtype.kind in "fc"):
-            changed = changed or not np.array_equal(xa, xb)
-            continue
-        finite_b = bool(np.isfinite(xb).all())
-        nonfinite = nonfinite or not finite_b
-        same = bool(np.array_equal(xa, xb, equal_nan=True))  # exact, in the stored type
+        same = _same_bytes(xa, xb)
         changed = changed or not same
+        fa, fb = _floating(xa), _floating(xb)
+        if fa is None or fb is None:
+            continue
+        finite_b = bool(np.isfinite(fb).all())
+        nonfinite = nonfinite or not finite_b
         if magnitude:
-            _accumulate(xa, xb, same, finite_b, sums)
+            _accumulate(fa, fb, same, finite_b, sums)
     diff_sq, norm_sq = sums
     rel: float | None
     if not changed:
@@ -160,10 +160,33 @@ def _accumulate(xa: np.ndarray, xb: np.ndarray, same: bool, finite_b: bool, sums
         sums[1] += float(np.dot(fa, fa))
 
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _same_bytes(xa: np.ndarray, xb: np.ndarray) -> bool:
+    """The two chunks hold the same bytes, as the bundle's CRC32C sees them: a NaN equals itself, -0.0 differs from
+    0.0, and bfloat16 (a numpy `void` kind) compares like any other type."""
+    if xa.dtype != xb.dtype or xa.shape != xb.shape:
+        return False
+    if xa.dtype.kind == "O" or xa.dtype.hasobject:
+        return bool(np.array_equal(xa, xb))  # strings: compared as values
+    unsigned = _UNSIGNED.get(xa.dtype.itemsize, np.uint8)
+    return bool(np.array_equal(np.ascontiguousarray(xa).view(unsigned), np.ascontiguousarray(xb).view(unsigned)))
+
+
+def _floating(x: np.ndarray) -> np.ndarray | None:
+    """x as a float array (ml_dtypes' bfloat16 and float8 types widened to float32), None when it holds no floats."""
+    if x.dtype.kind in "fc":
+        return x
+    if x.dtype.kind == "V" and (x.dtype.name == "bfloat16" or x.dtype.name.startswith("float8")):
+        return x.astype(np.float32)
+    return None
+
+
 def _has_nonfinite(entry: TensorEntry) -> bool:
     for chunk in entry.iter_chunks():
-        x = np.asarray(chunk)
-        if x.dtype.kind in "fc" and not bool(np.isfinite(x).all()):
+        x = _floating(np.asarray(chunk))
+        if x is not None and not bool(np.isfinite(x).all()):
             return True
     return False
 

@@ -241,7 +241,7 @@ class DiffOutcome(enum.StrEnum):
     IDENTICAL = "identical"
     """Every aligned pair is the same within tolerance, and the pairs cover the artifacts."""
     DIFFERENT = "different"
-    """At least one aligned pair differs."""
+    """At least one aligned pair differs, or a model entry of one side has no counterpart."""
     NOTHING_COMPARED = "nothing-compared"
     """No entry of A could be paired with an entry of B (or neither stores a tensor)."""
     MOSTLY_UNALIGNED = "mostly-unaligned"
