@@ -40,6 +40,10 @@ MAX_NPZ_BYTES = 256 << 20
 NPY_MAGIC = b"\x93NUMPY"
 PICKLE_PROTOCOL_OPCODE = 0x80
 NESTED_SUFFIXES = (".keras", ".zip", ".tar", ".tar.gz", ".tgz")
+UNSCANNED_SUFFIXES = (".h5", ".hdf5", ".pb", ".pbtxt", ".npz", ".npy", ".pkl", ".pickle", ".joblib")
+"""Members of a plain zip or tar that are artifacts of kinds that can run code (a legacy H5's Lambda layers, a
+SavedModel's ops, pickles) and are not scanned inside the container: each is a finding, so a container never
+passes as clean for what was not scanned."""
 READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError)
 
 
@@ -244,7 +248,18 @@ def _scan_container_zip(inner: zipfile.ZipFile, prefix: str, depth: int) -> tupl
             findings += f
             scanned += s
             notes += n
+        elif info.filename.lower().endswith(UNSCANNED_SUFFIXES):
+            findings.append(_unscanned(f"{prefix}{info.filename}"))
     return findings, scanned, notes
+
+
+def _unscanned(where: str) -> Finding:
+    return Finding(
+        Severity.MEDIUM,
+        "unscanned-member",
+        where,
+        "an artifact inside a plain zip or tar is not scanned there: extract it and run `ckptdiff scan` on it",
+    )
 
 
 MAX_TAR_MEMBERS = 10_000
@@ -258,6 +273,9 @@ def _scan_container_tar(tar: tarfile.TarFile, prefix: str, depth: int) -> tuple[
         if count >= MAX_TAR_MEMBERS:
             notes.append(f"{prefix}: more than {MAX_TAR_MEMBERS} members; the rest were not scanned")
             break
+        if member.isfile() and member.name.lower().endswith(UNSCANNED_SUFFIXES):
+            findings.append(_unscanned(f"{prefix}{member.name}"))
+            continue
         if not member.isfile() or not member.name.lower().endswith(NESTED_SUFFIXES):
             continue
         where = f"{prefix}{member.name}"

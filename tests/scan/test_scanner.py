@@ -184,3 +184,31 @@ def test_scan_does_not_import_tensorflow():
     paths = [str(_hostile(n)) for n in ("lambda.keras", "lambda_legacy.h5", "write_file_saved_model")]
     proc = subprocess.run([sys.executable, "-c", code, *paths], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("packing", ["zip", "tar.gz", "tar"])
+def test_a_container_never_passes_clean_with_an_artifact_it_did_not_scan(run_cli, tmp_path, packing):
+    """A hostile legacy H5 (a Lambda layer) and a hostile SavedModel (WriteFile ops), scanned on their own, are
+    findings; packed in a plain zip or tar they are not scanned there, and each is a finding that says so."""
+    import tarfile
+
+    h5, saved_model = _hostile("lambda_legacy.h5"), _hostile("write_file_saved_model")
+    for alone in (h5, saved_model):
+        assert run_cli("scan", str(alone)).exit_code == 1
+    members = [(h5, "model/lambda_legacy.h5")] + [
+        (p, f"sm/{p.relative_to(saved_model)}") for p in sorted(saved_model.rglob("*")) if p.is_file()
+    ]
+    container = tmp_path / f"bundle.{packing}"
+    if packing == "zip":
+        with zipfile.ZipFile(container, "w") as z:
+            for path, name in members:
+                z.write(path, name)
+    else:
+        with tarfile.open(container, "w:gz" if packing == "tar.gz" else "w") as t:
+            for path, name in members:
+                t.add(path, name)
+    result = run_cli("scan", str(container), "--format", "json")
+    assert result.exit_code == 1, result.stdout
+    found = _kinds_and_locations(result)
+    assert ("medium", "unscanned-member", "model/lambda_legacy.h5") in found, found
+    assert ("medium", "unscanned-member", "sm/saved_model.pb") in found, found
