@@ -18,6 +18,10 @@ tf.train.Checkpoint(model=m).write(<scenario>/ckpt). Training is a custom loop: 
 * nan/ckpt: trained like rebinding/ but with every variable updated, then ONE value of
   `dense_1/kernel` (index [3, 5]) set to NaN by `kernel.assign(...)` (no training step: a NaN input would
   poison every tensor through the gradients, not one), as a corrupted update would leave it.
+* reinit_after_training/ckpt: trained like nan/ (every variable updated), then `dense_1/kernel` assigned a
+  fresh GlorotUniform(seed=REINIT_SEED) draw, as a restore that skipped it into a rebuilt model leaves it,
+  and written WITH the optimizer (tf.train.Checkpoint(model=m, optimizer=opt)): the kernel's Adam slots
+  moved while its values are a fresh draw. Written alone by `make_fresh_samples.py reinit_after_training`.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ LEARNING_RATE = 3e-3
 HIDDEN_LR = 1e-3
 """The hand-written learning rate the rebinding loop meant to give dense_1/kernel."""
 NAN_INDEX = (3, 5)
+REINIT_SEED = 11
+"""The seed of the fresh draw reinit_after_training/ puts into dense_1/kernel after training."""
 
 
 def _batches(x, y):
@@ -45,9 +51,8 @@ def _batches(x, y):
         yield x[start : start + BATCH], y[start : start + BATCH]
 
 
-def _train(tf, keras, model, data, *, forward_training: bool, rebinding: bool) -> tuple[float, float]:
+def _train(tf, keras, model, data, optimizer, *, forward_training: bool, rebinding: bool) -> tuple[float, float]:
     """A custom training loop; returns the mean loss of the first and of the last epoch."""
-    optimizer = keras.optimizers.Adam(LEARNING_RATE)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     hidden_kernel = model.get_layer("dense_1").kernel
     epoch_losses = []
@@ -70,18 +75,28 @@ def _train(tf, keras, model, data, *, forward_training: bool, rebinding: bool) -
     return epoch_losses[0], epoch_losses[-1]
 
 
-def _write(tf, model, name: str) -> None:
-    tf.train.Checkpoint(model=model).write(str(OUT / name / "ckpt"))
+def _write(tf, model, name: str, optimizer=None) -> None:
+    objects = {"model": model} if optimizer is None else {"model": model, "optimizer": optimizer}
+    tf.train.Checkpoint(**objects).write(str(OUT / name / "ckpt"))
 
 
 def _trained(tf, keras, fresh_models, name: str, *, forward_training: bool = True, rebinding: bool = False):
     model = fresh_models.build_mlp(fresh_models.TRAIN_SEED)
-    first, last = _train(tf, keras, model, fresh_models.make_data(), forward_training=forward_training, rebinding=rebinding)
+    optimizer = keras.optimizers.Adam(LEARNING_RATE)
+    data = fresh_models.make_data()
+    first, last = _train(tf, keras, model, data, optimizer, forward_training=forward_training, rebinding=rebinding)
     print(f"{name}: loss {first:.3f} (epoch 1) -> {last:.3f} (epoch {EPOCHS})")
-    return model
+    return model, optimizer
 
 
-def main() -> None:
+def _reinit_after_training(tf, keras, fresh_models) -> None:
+    model, optimizer = _trained(tf, keras, fresh_models, "reinit_after_training")
+    kernel = model.get_layer("dense_1").kernel
+    kernel.assign(keras.initializers.GlorotUniform(seed=REINIT_SEED)(kernel.shape))
+    _write(tf, model, "reinit_after_training", optimizer)
+
+
+def main(only: list[str]) -> None:
     import keras
     import numpy as np
     import tensorflow as tf
@@ -89,20 +104,28 @@ def main() -> None:
     import fresh_models
 
     tf.config.experimental.enable_op_determinism()
+    if only:
+        for name in only:
+            if name != "reinit_after_training":
+                raise SystemExit(f"only reinit_after_training can be written alone, not {name!r}")
+            shutil.rmtree(OUT / name, ignore_errors=True)
+            _reinit_after_training(tf, keras, fresh_models)
+        return
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir()
 
-    _write(tf, _trained(tf, keras, fresh_models, "rebinding", rebinding=True), "rebinding")
+    _write(tf, _trained(tf, keras, fresh_models, "rebinding", rebinding=True)[0], "rebinding")
     _write(tf, fresh_models.build_mlp(fresh_models.TRAIN_SEED), "before_training")
-    _write(tf, _trained(tf, keras, fresh_models, "bn_frozen_stats", forward_training=False), "bn_frozen_stats")
+    _write(tf, _trained(tf, keras, fresh_models, "bn_frozen_stats", forward_training=False)[0], "bn_frozen_stats")
 
-    model = _trained(tf, keras, fresh_models, "nan")
+    model, _ = _trained(tf, keras, fresh_models, "nan")
     kernel = model.get_layer("dense_1").kernel
     poisoned = np.array(kernel.numpy())
     poisoned[NAN_INDEX] = np.nan
     kernel.assign(poisoned)
     _write(tf, model, "nan")
+    _reinit_after_training(tf, keras, fresh_models)
 
     for path in sorted(OUT.rglob("*")):
         if path.is_file():
@@ -110,4 +133,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

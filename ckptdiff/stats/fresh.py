@@ -113,6 +113,11 @@ BOUNDED_MIN_VALUES = 256
 bounds included, is called fresh below MIN_VALUES (bench-detect: no trained tensor of 256..511 values passes)."""
 TRAINED_MIN_U = 1.5
 """A family missed by less than this (in units of the limit) leaves `inconclusive`, not `trained`."""
+REINITIALISED = (
+    ", yet its values are a fresh draw: re-initialised after it was trained (a restore that skipped it?),"
+    " or trained too little to leave its initial distribution"
+)
+"""Appended to the testimony of updates when the values say `fresh`: the gate keeps failing on random weights."""
 EQUAL_ATOL = 1e-7
 """Absolute tolerance of the comparison with the live model's initial value."""
 
@@ -140,14 +145,16 @@ class InitVerdict:
 
     def with_testimony(self, updated: bool | None, basis: str, sentence: str) -> InitVerdict:
         """This verdict with what the run says of the variable: updated (True), never updated (False), or only
-        a remark (None). Testimony decides what the values left open; it never overturns an exact fact about the
-        values (their initial constant, the model's own fresh value), and a trained variable never updated was
-        trained before, then frozen."""
+        a remark (None). Testimony decides what the values left open; it never overturns a `fresh` verdict (an
+        exact fact about the values, or a fit to a fresh draw: a variable re-initialised after it was trained
+        still holds random weights), and a trained variable never updated was trained before, then frozen."""
         if self.match == MATCH_NONFINITE:
             return self
         if updated is None:
             return InitVerdict(self.verdict, self.match, self.score, f"{self.evidence}; {sentence}", self.basis)
         exact = any(b in self.basis for b in EXACT_BASES)
+        if updated and self.verdict == VERDICT_FRESH:
+            return self.with_evidence(self.verdict, self.score, basis, sentence + REINITIALISED)
         if updated and self.verdict != VERDICT_TRAINED and not exact:
             return self.with_evidence(VERDICT_TRAINED, SCORE_PATTERN, basis, sentence)
         if not updated and self.verdict == VERDICT_INCONCLUSIVE:
