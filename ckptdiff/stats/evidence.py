@@ -68,7 +68,7 @@ def assess_entries(
     facts, _ = slot_facts(artifact, all_roles)
     if facts:
         verdicts = [
-            apply_slot_fact(v, facts.get(e.key)) if v is not None and e.group == Group.MODEL else v
+            apply_slot_fact(v, facts.get(e.key), e.size) if v is not None and e.group == Group.MODEL else v
             for e, v in zip(entries, verdicts)
         ]
     from ckptdiff.formats import open_artifact
@@ -81,6 +81,6 @@ def assess_entries(
     if not run:
         return verdicts
     return [
-        apply_run_fact(v, run.get(e.key)) if v is not None and e.group == Group.MODEL else v
+        apply_run_fact(v, run.get(e.key), e.size) if v is not None and e.group == Group.MODEL else v
         for e, v in zip(entries, verdicts)
     ]

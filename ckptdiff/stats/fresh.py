@@ -118,6 +118,15 @@ REINITIALISED = (
     " or trained too little to leave its initial distribution"
 )
 """Appended to the testimony of updates when the values say `fresh`: the gate keeps failing on random weights."""
+TESTIMONY_MIN_VALUES = 1024
+"""From this many values a fit to a fresh draw outweighs testimony of updates (bench-detect, values alone, on
+tensors of >= 1,024 values: 570 fresh calls, 1 of them of a trained tensor). Below it a lightly trained kernel passes as
+fresh too (sample_checkpoints: 256 values after 32 SGD steps in diff/frozen, 512 after 16 Adam steps in
+history/stop_gradient), so the verdict is `inconclusive`."""
+TOO_SMALL_TO_TELL = (
+    ", yet its values fit a fresh draw: too few values to tell one re-initialised after training from one"
+    " trained a little"
+)
 EQUAL_ATOL = 1e-7
 """Absolute tolerance of the comparison with the live model's initial value."""
 
@@ -143,18 +152,22 @@ class InitVerdict:
         bases = self.basis + ((basis,) if basis not in self.basis else ())
         return InitVerdict(verdict, self.match, score, f"{self.evidence}; {sentence}", bases)
 
-    def with_testimony(self, updated: bool | None, basis: str, sentence: str) -> InitVerdict:
-        """This verdict with what the run says of the variable: updated (True), never updated (False), or only
-        a remark (None). Testimony decides what the values left open; it never overturns a `fresh` verdict (an
-        exact fact about the values, or a fit to a fresh draw: a variable re-initialised after it was trained
-        still holds random weights), and a trained variable never updated was trained before, then frozen."""
+    def with_testimony(self, updated: bool | None, basis: str, sentence: str, size: int) -> InitVerdict:
+        """This verdict with what the run says of the variable (of `size` values): updated (True), never updated
+        (False), or only a remark (None). Testimony decides what the values left open. It never overturns an
+        exact fact about the values (their initial constant, the model's own fresh value), nor a fit to a fresh
+        draw from TESTIMONY_MIN_VALUES values (a variable re-initialised after it was trained holds random
+        weights); a smaller fit against updates is `inconclusive`. A trained variable never updated was trained
+        before, then frozen."""
         if self.match == MATCH_NONFINITE:
             return self
         if updated is None:
             return InitVerdict(self.verdict, self.match, self.score, f"{self.evidence}; {sentence}", self.basis)
         exact = any(b in self.basis for b in EXACT_BASES)
-        if updated and self.verdict == VERDICT_FRESH:
+        if updated and self.verdict == VERDICT_FRESH and (exact or size >= TESTIMONY_MIN_VALUES):
             return self.with_evidence(self.verdict, self.score, basis, sentence + REINITIALISED)
+        if updated and self.verdict == VERDICT_FRESH:
+            return self.with_evidence(VERDICT_INCONCLUSIVE, 0.0, basis, sentence + TOO_SMALL_TO_TELL)
         if updated and self.verdict != VERDICT_TRAINED and not exact:
             return self.with_evidence(VERDICT_TRAINED, SCORE_PATTERN, basis, sentence)
         if not updated and self.verdict == VERDICT_INCONCLUSIVE:

@@ -90,6 +90,6 @@ def run_facts(
     return facts, f"compared with {name}, the run's earliest checkpoint beside it"
 
 
-def apply_run_fact(verdict: InitVerdict, fact: RunFact | None) -> InitVerdict:
+def apply_run_fact(verdict: InitVerdict, fact: RunFact | None, size: int) -> InitVerdict:
     """The verdict with the run's testimony."""
-    return verdict if fact is None else verdict.with_testimony(fact.changed, BASIS_HISTORY, fact.text)
+    return verdict if fact is None else verdict.with_testimony(fact.changed, BASIS_HISTORY, fact.text, size)

@@ -152,9 +152,9 @@ def slot_facts(artifact: Artifact, roles: dict[str, Role | None]) -> tuple[dict[
     return facts, f"optimizer slots tied to variables by {smap.method}"
 
 
-def apply_slot_fact(verdict: InitVerdict, fact: SlotFact | None) -> InitVerdict:
-    """The verdict with the optimizer's testimony."""
+def apply_slot_fact(verdict: InitVerdict, fact: SlotFact | None, size: int) -> InitVerdict:
+    """The verdict of a variable of `size` values with the optimizer's testimony."""
     if fact is None:
         return verdict
     updated = {Gradient.RECEIVED: True, Gradient.NONE: False}.get(fact.gradient)
-    return verdict.with_testimony(updated, BASIS_OPTIMIZER_SLOTS, fact.text)
+    return verdict.with_testimony(updated, BASIS_OPTIMIZER_SLOTS, fact.text, size)

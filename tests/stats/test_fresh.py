@@ -380,3 +380,30 @@ def test_equality_with_the_fresh_value_is_numpys_isclose():
         stats = compute_stats(entry.iter_chunks(), entry.dtype)
         if not stats.nonfinite:  # the shortcut through the stored extremes never changes the answer
             assert _equals_fresh(entry, fresh, stats.finite()) is expected, (stored[:3], fresh[:3])
+
+
+def test_testimony_of_updates_against_a_fresh_fit():
+    """Moved slots or a changed history turn an open verdict into `trained`, never a fresh fit of 1,024 values or
+    more (re-initialised after training) nor an exact fact; a smaller fresh fit becomes `inconclusive`."""
+    from ckptdiff.stats.fresh import (
+        BASIS_CONSTANT,
+        BASIS_DISTRIBUTION,
+        TESTIMONY_MIN_VALUES,
+        VERDICT_FRESH,
+        VERDICT_INCONCLUSIVE,
+        VERDICT_TRAINED,
+        InitVerdict,
+    )
+
+    fit = InitVerdict(VERDICT_FRESH, "glorot_uniform", 0.8, "std 1x glorot_uniform's", (BASIS_DISTRIBUTION,))
+    said = "its optimizer slots moved: it received gradients"
+    big = fit.with_testimony(True, "optimizer-slots", said, TESTIMONY_MIN_VALUES)
+    assert (big.verdict, big.score, big.basis) == (VERDICT_FRESH, 0.8, (BASIS_DISTRIBUTION, "optimizer-slots"))
+    assert said in big.evidence and "re-initialised after it was trained" in big.evidence
+    small = fit.with_testimony(True, "optimizer-slots", said, TESTIMONY_MIN_VALUES - 1)
+    assert (small.verdict, small.score) == (VERDICT_INCONCLUSIVE, 0.0) and "too few values to tell" in small.evidence
+    constant = InitVerdict(VERDICT_FRESH, "zeros", 1.0, "all 0", (BASIS_CONSTANT,))
+    assert constant.with_testimony(True, "history", "it changed", 4).verdict == VERDICT_FRESH
+    open_ = InitVerdict(VERDICT_INCONCLUSIVE, None, 0.0, "only 64 values")
+    assert open_.with_testimony(True, "history", "it changed", 64).verdict == VERDICT_TRAINED
+    assert fit.with_testimony(False, "optimizer-slots", "no gradient reached it", 64).verdict == VERDICT_FRESH

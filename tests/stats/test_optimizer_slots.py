@@ -24,12 +24,13 @@ REALWORLD = SAMPLES.parent.parent / "shared" / "realworld"
 RECEIVED = "its optimizer slots moved"
 NONE = "no gradient reached it"
 REINITIALISED = "yet its values are a fresh draw: re-initialised after it was trained"
+TOO_SMALL = "yet its values fit a fresh draw: too few values to tell"
 
 
 def received(init) -> bool:
     """The slots' testimony of updates is in the evidence, and the verdict follows it: `trained`, unless the values
-    fit a fresh draw (a lightly trained kernel, or one re-initialised after training), which stays `fresh` with the
-    contradiction said."""
+    fit a fresh draw (a lightly trained kernel, or one re-initialised after training): then `fresh` with the
+    contradiction said, or `inconclusive` below 1,024 values."""
     if isinstance(init, dict):
         evidence, verdict, basis = init["evidence"], init["verdict"], init["basis"]
     else:
@@ -37,6 +38,8 @@ def received(init) -> bool:
     said = RECEIVED in evidence or "every slot of its shape moved" in evidence
     if verdict == "fresh":
         return said and REINITIALISED in evidence and "distribution" in basis
+    if verdict == "inconclusive":
+        return said and TOO_SMALL in evidence
     return said and verdict == "trained"
 
 
