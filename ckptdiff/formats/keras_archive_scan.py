@@ -11,11 +11,13 @@ the same way up to MAX_NESTING levels.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import tarfile
 import zipfile
 import zlib
-from typing import BinaryIO
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from ckptdiff.errors import one_line
 from ckptdiff.formats.keras_archive import (
@@ -42,8 +44,8 @@ PICKLE_PROTOCOL_OPCODE = 0x80
 NESTED_SUFFIXES = (".keras", ".zip", ".tar", ".tar.gz", ".tgz")
 UNSCANNED_SUFFIXES = (".h5", ".hdf5", ".pb", ".pbtxt", ".npz", ".npy", ".pkl", ".pickle", ".joblib")
 """Members of a plain zip or tar that are artifacts of kinds that can run code (a legacy H5's Lambda layers, a
-SavedModel's ops, pickles) and are not scanned inside the container: each is a finding, so a container never
-passes as clean for what was not scanned."""
+SavedModel's ops, pickles): each one no carried scan covers (ckptdiff.scanning.carried) is a finding, so a
+container never passes as clean for what was not scanned."""
 READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError)
 
 
@@ -235,9 +237,12 @@ def _nested_mark(finding: Finding) -> Finding:
 
 
 def _scan_container_zip(inner: zipfile.ZipFile, prefix: str, depth: int) -> tuple[list[Finding], list[str], list[str]]:
+    from ckptdiff.scanning.carried import Member, wanted
+
     findings: list[Finding] = []
     scanned = [f"{prefix}zip directory: {len(inner.infolist())} members"]
     notes: list[str] = []
+    carried: list[Member] = []
     for info in inner.infolist():
         if absurd_member_size(info):
             findings.append(
@@ -248,33 +253,57 @@ def _scan_container_zip(inner: zipfile.ZipFile, prefix: str, depth: int) -> tupl
             findings += f
             scanned += s
             notes += n
-        elif info.filename.lower().endswith(UNSCANNED_SUFFIXES):
-            findings.append(_unscanned(f"{prefix}{info.filename}"))
-    return findings, scanned, notes
+        elif not info.is_dir() and wanted(info.filename):
+            carried.append(Member(info.filename, info.file_size, functools.partial(inner.read, info)))
+    return _with_carried(findings, scanned, notes, carried, [i.filename for i in inner.infolist()], prefix)
 
 
-def _unscanned(where: str) -> Finding:
-    return Finding(
-        Severity.MEDIUM,
-        "unscanned-member",
-        where,
-        "an artifact inside a plain zip or tar is not scanned there: extract it and run `ckptdiff scan` on it",
-    )
+def _with_carried(
+    findings: list[Finding],
+    scanned: list[str],
+    notes: list[str],
+    carried: list[Any],
+    names: list[str],
+    prefix: str,
+) -> tuple[list[Finding], list[str], list[str]]:
+    """The container's own findings with those of the artifacts it carries, and an `unscanned-member` finding for
+    every member of a kind that can run code that no scan covered."""
+    from ckptdiff.scanning.carried import scan_carried, unscanned
+
+    found, parts, more, covered = scan_carried(carried, prefix)
+    reported = {f.location for f in found}
+    for name in names:
+        where = f"{prefix}{name}"
+        if name.lower().endswith(UNSCANNED_SUFFIXES) and name not in covered and where not in reported:
+            found.append(unscanned(where))
+    return findings + found, scanned + parts, notes + more
 
 
 MAX_TAR_MEMBERS = 10_000
 
 
 def _scan_container_tar(tar: tarfile.TarFile, prefix: str, depth: int) -> tuple[list[Finding], list[str], list[str]]:
+    from ckptdiff.scanning.carried import CARRIED_MAX_BYTES, Member, wanted
+
     findings: list[Finding] = []
     scanned = [f"{prefix}tar members"]
     notes: list[str] = []
+    carried: list[Member] = []
+    names: list[str] = []
+    budget = CARRIED_MAX_BYTES  # a tar is streamed: what the carried scans need is read as it passes
     for count, member in enumerate(tar):  # streamed: a compressed tar is never held whole
         if count >= MAX_TAR_MEMBERS:
             notes.append(f"{prefix}: more than {MAX_TAR_MEMBERS} members; the rest were not scanned")
             break
-        if member.isfile() and member.name.lower().endswith(UNSCANNED_SUFFIXES):
-            findings.append(_unscanned(f"{prefix}{member.name}"))
+        if member.isfile():
+            names.append(member.name)
+        if member.isfile() and wanted(member.name) and not member.name.lower().endswith(NESTED_SUFFIXES):
+            keep = member.size <= budget and not _is_asset(member.name)
+            handle = tar.extractfile(member) if keep else None
+            data = handle.read() if handle is not None else b""
+            budget -= len(data)
+            too_big = f"{member.size:,} bytes: over what is copied out of one container"
+            carried.append(Member(member.name, member.size, _bytes_of(data, keep or _is_asset(member.name), too_big)))
             continue
         if not member.isfile() or not member.name.lower().endswith(NESTED_SUFFIXES):
             continue
@@ -291,7 +320,24 @@ def _scan_container_tar(tar: tarfile.TarFile, prefix: str, depth: int) -> tuple[
         findings += f
         scanned += s
         notes += n
-    return findings, scanned, notes
+    return _with_carried(findings, scanned, notes, carried, names, prefix)
+
+
+def _is_asset(name: str) -> bool:
+    from ckptdiff.scanning.carried import ASSET_DIRS
+
+    return any(part in ASSET_DIRS for part in name.split("/")[:-1])
+
+
+def _bytes_of(data: bytes, ok: bool, why: str) -> Callable[[], bytes]:
+    """A reader of bytes already taken from a streamed tar; one that raises when they were not taken."""
+
+    def read() -> bytes:
+        if not ok:
+            raise ValueError(why)
+        return data
+
+    return read
 
 
 def scan_container_file(location: Location, display: str) -> tuple[list[Finding], list[str], list[str]] | None:

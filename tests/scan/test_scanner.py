@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -186,29 +187,72 @@ def test_scan_does_not_import_tensorflow():
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize("packing", ["zip", "tar.gz", "tar"])
-def test_a_container_never_passes_clean_with_an_artifact_it_did_not_scan(run_cli, tmp_path, packing):
-    """A hostile legacy H5 (a Lambda layer) and a hostile SavedModel (WriteFile ops), scanned on their own, are
-    findings; packed in a plain zip or tar they are not scanned there, and each is a finding that says so."""
+def _pack(container, members, packing: str) -> None:
     import tarfile
 
+    if packing == "zip":
+        with zipfile.ZipFile(container, "w") as z:
+            for path, name in members:
+                z.write(path, name) if not isinstance(path, bytes) else z.writestr(name, path)
+        return
+    with tarfile.open(container, "w:gz" if packing == "tar.gz" else "w") as t:
+        for path, name in members:
+            if isinstance(path, bytes):
+                info = tarfile.TarInfo(name)
+                info.size = len(path)
+                t.addfile(info, io.BytesIO(path))
+            else:
+                t.add(path, name)
+
+
+@pytest.mark.parametrize("packing", ["zip", "tar.gz", "tar"])
+def test_artifacts_carried_in_a_container_are_scanned_by_their_own_kind(run_cli, tmp_path, packing):
+    """A hostile legacy H5 (a Lambda layer) and a hostile SavedModel (WriteFile ops) packed in a plain zip or tar
+    give the findings their own scans give, located inside the container (the oracle: each scanned on its own).
+    Before, they were only flagged `unscanned-member`; before that, the container said CLEAN."""
     h5, saved_model = _hostile("lambda_legacy.h5"), _hostile("write_file_saved_model")
-    for alone in (h5, saved_model):
-        assert run_cli("scan", str(alone)).exit_code == 1
+    alone_h5 = _kinds_and_locations(run_cli("scan", str(h5), "--format", "json"))
+    alone_sm = _kinds_and_locations(run_cli("scan", str(saved_model), "--format", "json"))
+    assert any(sev == "high" for sev, _, _ in alone_h5) and any(sev == "high" for sev, _, _ in alone_sm)
     members = [(h5, "model/lambda_legacy.h5")] + [
         (p, f"sm/{p.relative_to(saved_model)}") for p in sorted(saved_model.rglob("*")) if p.is_file()
     ]
     container = tmp_path / f"bundle.{packing}"
-    if packing == "zip":
-        with zipfile.ZipFile(container, "w") as z:
-            for path, name in members:
-                z.write(path, name)
-    else:
-        with tarfile.open(container, "w:gz" if packing == "tar.gz" else "w") as t:
-            for path, name in members:
-                t.add(path, name)
+    _pack(container, members, packing)
     result = run_cli("scan", str(container), "--format", "json")
     assert result.exit_code == 1, result.stdout
     found = _kinds_and_locations(result)
-    assert ("medium", "unscanned-member", "model/lambda_legacy.h5") in found, found
-    assert ("medium", "unscanned-member", "sm/saved_model.pb") in found, found
+    expected = [(s, k, f"model/lambda_legacy.h5 -> {loc}") for s, k, loc in alone_h5]
+    expected += [(s, k, f"sm -> {loc}") for s, k, loc in alone_sm]
+    assert sorted(found) == sorted(expected), found
+    scanned = json.loads(result.stdout)["scanned"]
+    assert "sm -> saved_model.pb: 1 meta graph(s), 6 functions, 8 roots" in scanned, scanned
+
+
+@pytest.mark.parametrize("packing", ["zip", "tar"])
+def test_a_container_never_passes_clean_with_an_artifact_it_did_not_scan(run_cli, tmp_path, packing):
+    """A clean H5 in a container is clean; a pickle, an npz, a frozen GraphDef or an H5 that cannot be read are each
+    an `unscanned-member` finding, so the container is never CLEAN for what was not scanned."""
+    clean = SAMPLES / "keras2" / "model.h5"
+    assert run_cli("scan", str(clean)).exit_code == 0
+    container = tmp_path / f"clean.{packing}"
+    _pack(container, [(clean, "weights/model.h5")], packing)
+    result = run_cli("scan", str(container), "--format", "json")
+    assert result.exit_code == 0 and _kinds_and_locations(result) == [], result.stdout
+    murky = [
+        (clean, "weights/model.h5"),
+        (b"\x80\x04K\x01.", "state.pkl"),
+        (b"PK\x05\x06" + bytes(18), "arrays.npz"),
+        (b"\x0a\x00", "frozen_graph.pb"),
+        (b"not an hdf5 file at all", "broken.h5"),
+    ]
+    container = tmp_path / f"murky.{packing}"
+    _pack(container, murky, packing)
+    result = run_cli("scan", str(container), "--format", "json")
+    assert result.exit_code == 1, result.stdout
+    found = _kinds_and_locations(result)
+    assert sorted(found) == [
+        ("medium", "unscanned-member", name) for name in ("arrays.npz", "broken.h5", "frozen_graph.pb", "state.pkl")
+    ], found
+    broken = [f for f in json.loads(result.stdout)["findings"] if f["location"] == "broken.h5"]
+    assert "cannot be scanned" in broken[0]["detail"] and "ckptdiff-carried" not in broken[0]["detail"]
