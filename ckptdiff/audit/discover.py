@@ -2,24 +2,32 @@
 
 A checkpoint is its prefix (`ckpt-3`, found by `ckpt-3.index`), never its `.index` or `.data-*` files; a
 SavedModel, Keras model directory, KerasHub preset and Orbax step are their folders, never the files inside;
-a sharded `.weights.json` is one artifact with its shards. Loose `.h5`, `.hdf5`, `.keras` and
-`.weights.h5` files are artifacts of their own.
+a sharded `.weights.json` is one artifact with its shards. Loose `.h5`, `.hdf5`, `.keras`, `.weights.h5` and
+`.ckpt` (TF1 V1) files are artifacts of their own.
+
+Pieces of an artifact without their whole are listed too, so the audit records them as errors instead of
+passing over them: a `.data-NNNNN-of-NNNNN` shard without its `.index` (as its prefix), an Orbax item folder
+(`_METADATA`) outside a step folder. A folder reached twice (a symbolic link to an ancestor or a sibling) is
+walked once.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import glob as globlib
+import os
 import re
 from collections.abc import Iterator
 
 from ckptdiff.errors import BadOption
 from ckptdiff.storage import Location, locate
 
-FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".weights.json")
+FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".weights.json", ".ckpt")
 _SHARD = re.compile(r"_\d{5}\.weights\.h5$")
-_FOLDER_MARKERS = ("saved_model.pb", "_CHECKPOINT_METADATA")
-"""A folder holding one of these is one artifact (SavedModel, Orbax step)."""
+_DATA_SHARD = re.compile(r"\.data-\d{5}-of-\d{5}$")
+_FOLDER_MARKERS = ("saved_model.pb", "_CHECKPOINT_METADATA", "_METADATA")
+"""A folder holding one of these is one artifact (SavedModel, Orbax step; an Orbax item folder found outside
+its step is one too, so that a step that lost its `_CHECKPOINT_METADATA` is an error, not skipped)."""
 MAX_ARTIFACTS = 1_000_000
 
 
@@ -29,7 +37,16 @@ def _is_whole_folder(folder: Location, names: set[str]) -> bool:
     return "config.json" in names and "metadata.json" in names  # Keras model directory or KerasHub preset
 
 
-def _walk(folder: Location, found: list[str]) -> None:
+def _identity(folder: Location) -> str:
+    """What a folder is, whatever path reached it: its real path on local disk, its address elsewhere."""
+    return folder.display if "://" in folder.display else os.path.realpath(folder.display)
+
+
+def _walk(folder: Location, found: list[str], seen: set[str]) -> None:
+    identity = _identity(folder)
+    if identity in seen:
+        return  # reached again through a symbolic link: a loop, or a folder already walked
+    seen.add(identity)
     children = list(folder.iterdir())
     names = {c.name for c in children}
     if _is_whole_folder(folder, names):
@@ -42,10 +59,14 @@ def _walk(folder: Location, found: list[str]) -> None:
             found.append(child.display[: -len(".index")])
         elif _SHARD.search(name) and sharded:
             continue  # a shard of a .weights.json beside it
+        elif _DATA_SHARD.search(name) and child.is_file():
+            prefix = _DATA_SHARD.sub("", name)
+            if f"{prefix}.index" not in names:  # else the .index lists it
+                found.append(child.display[: len(child.display) - len(name) + len(prefix)])
         elif name.endswith(FILE_SUFFIXES) and child.is_file():
             found.append(child.display)
         elif child.is_dir():
-            _walk(child, found)
+            _walk(child, found, seen)
         if len(found) > MAX_ARTIFACTS:
             raise BadOption(f"{folder}: more than {MAX_ARTIFACTS} artifacts; audit narrower roots")
 
@@ -73,6 +94,7 @@ def discover(roots: list[str]) -> list[str]:
         BadOption: a root that does not exist or matches nothing.
     """
     found: list[str] = []
+    seen: set[str] = set()
     for root in roots:
         matched = list(_expand(root))
         if not matched:
@@ -82,7 +104,7 @@ def discover(roots: list[str]) -> list[str]:
             if path.endswith(".index") and location.is_file():
                 found.append(path[: -len(".index")])
             elif location.is_dir():
-                _walk(location, found)
+                _walk(location, found, seen)
             elif location.is_file() or location.with_suffix(".index").is_file():
                 found.append(path)
             else:

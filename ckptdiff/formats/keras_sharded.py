@@ -84,10 +84,19 @@ def read_keras_sharded(path: Location | str | os.PathLike[str], display: str) ->
     resources = contextlib.ExitStack()
     try:
         shards = _open_shards(path, shard_map, display, resources)
-        entries, records = _collect(shard_map, shards, display)
+        entries, records, unreached = _collect(shard_map, shards, display)
     except BaseException:
         resources.close()
         raise
+    notes = (
+        (
+            f"{len(unreached)} of the {len(shard_map.containers)} variable containers the weight map lists are in "
+            f"none of their shards ({', '.join(unreached[:3])}{', ...' if len(unreached) > 3 else ''}): Keras' "
+            "load_weights cannot restore them; --verify names each",
+        )
+        if unreached
+        else ()
+    )
     return Artifact(
         path=display,
         format=Format.KERAS_SHARDED,
@@ -101,6 +110,7 @@ def read_keras_sharded(path: Location | str | os.PathLike[str], display: str) ->
             "total_size": shard_map.total_size,
             "containers": len(shard_map.containers),
         },
+        notes=notes,
         resources=resources,
     )
 
@@ -130,18 +140,21 @@ def _vars_group(h5: h5py.File, container: str) -> h5py.Group | None:
 
 def _collect(
     shard_map: ShardMap, shards: dict[str, h5py.File], display: str
-) -> tuple[list[TensorEntry], list[LayerRecord]]:
+) -> tuple[list[TensorEntry], list[LayerRecord], list[str]]:
+    """The entries and layer records of every container the map lists, and the containers none of their shards
+    can reach (damage, or a map that disagrees with its shards)."""
     entries: list[TensorEntry] = []
     records: list[LayerRecord] = []
+    unreached: list[str] = []
     try:
         for vars_path, names in shard_map.containers.items():
             container = vars_path.removesuffix(f"/{VARS}") if vars_path != VARS else ""
             layer_name = _layer_name(vars_path, shards, display)
             found: dict[int, h5py.Dataset] = {}
-            for name in names:
-                group = _vars_group(shards[name], vars_path)
-                if group is None:
-                    continue
+            groups = [g for name in names if (g := _vars_group(shards[name], vars_path)) is not None]
+            if not groups:
+                unreached.append(vars_path)
+            for group in groups:
                 for key in group:
                     if (
                         key.isdigit()
@@ -170,7 +183,7 @@ def _collect(
                 records.append(LayerRecord(name=container, weight_keys=tuple(keys), layer_name=layer_name))
     except H5_ERRORS as exc:
         raise CorruptArtifact(f"{display}: damaged shard ({one_line(exc)})") from None
-    return entries, records
+    return entries, records, unreached
 
 
 def _layer_name(vars_path: str, shards: dict[str, h5py.File], display: str) -> str | None:
@@ -205,7 +218,14 @@ def verify_shards(artifact: Artifact) -> IntegrityReport:
                         )
                     )
         for name, h5 in shards.items():
-            for held in _held_vars_paths(h5):
+            try:
+                held_paths = _held_vars_paths(h5)
+            except H5_ERRORS as exc:  # a damaged group or heap: h5py's visit stops inside the C library
+                problems.append(
+                    IntegrityProblem(name, ProblemKind.STRUCTURE, f"its groups cannot be walked ({one_line(exc)})")
+                )
+                continue
+            for held in held_paths:
                 if held not in given[name]:
                     problems.append(
                         IntegrityProblem(

@@ -10,7 +10,7 @@ from ckptdiff.artifact import Artifact, Format
 from ckptdiff.errors import CkptdiffError, CorruptArtifact, UnreadableArtifact
 from ckptdiff.formats.interface import ArtifactKind, Detection
 from ckptdiff.formats.saved_model_proto import SavedModelProto, read_saved_model_pb
-from ckptdiff.formats.tf_bundle import read_tf_bundle, verify_bundle
+from ckptdiff.formats.tf_bundle import dangling_graph_keys, read_tf_bundle, verify_bundle
 from ckptdiff.integrity import IntegrityProblem, IntegrityReport, ProblemKind, VerifyMethod
 from ckptdiff.scanning.interface import Finding, ScanResult, Severity
 from ckptdiff.storage import Location, as_location
@@ -20,6 +20,8 @@ SAVED_MODEL_PBTXT = "saved_model.pbtxt"
 FINGERPRINT_PB = "fingerprint.pb"
 KERAS_METADATA_PB = "keras_metadata.pb"
 VARIABLES_PREFIX = "variables/variables"
+TF1_VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
+"""Graph ops whose variables a loader restores from the variables bundle (TF1 graphs, and TF2 graphs' handles)."""
 ASSETS_DIR = "assets"
 ASSET_DIRS = ("assets", "assets.extra")
 MAX_LISTED_ASSETS = 1000
@@ -182,6 +184,7 @@ class SavedModelKind(ArtifactKind):
         problems: list[IntegrityProblem] = []
         notes: list[str] = []
         checked = 0
+        needed = 0  # variables the graph restores from the bundle
         pb = directory.child(SAVED_MODEL_PB)
         if pb.is_file():
             try:
@@ -191,12 +194,22 @@ class SavedModelKind(ArtifactKind):
                     for m in proto.meta_graphs
                     for p in m.problems
                 ]
+                needed = sum(m.variables for m in proto.meta_graphs)
+                needed += sum(any(op in TF1_VARIABLE_OPS for op in m.ops) for m in proto.meta_graphs)
             except CkptdiffError as exc:
                 problems.append(IntegrityProblem(SAVED_MODEL_PB, ProblemKind.STRUCTURE, str(exc)))
         prefix = directory.child(VARIABLES_PREFIX)
         if prefix.with_suffix(".index").is_file():
             checked, bundle_problems, notes = verify_bundle(prefix, artifact.path)
-            problems += bundle_problems
+            problems += bundle_problems + dangling_graph_keys(artifact)
+        elif needed:
+            problems.append(
+                IntegrityProblem(
+                    f"{VARIABLES_PREFIX}.index",
+                    ProblemKind.UNREADABLE,
+                    "missing, but saved_model.pb restores variables from it: tf.saved_model.load fails",
+                )
+            )
         else:
             notes.append("no variables bundle: no tensor checksums to verify")
         return IntegrityReport(artifact.path, VerifyMethod.CRC32C, checked, tuple(problems), tuple(notes))

@@ -64,6 +64,8 @@ NODE_LIST_VALUE = 1
 ASSET_FILENAME = 2
 OBJECT_GRAPH_NODES = 1
 OBJECT_USER_OBJECT = 4
+OBJECT_VARIABLE = 7
+"""SavedObject.variable: a node that is a variable, whose value the variables bundle holds."""
 USER_OBJECT_IDENTIFIER = 1
 USER_OBJECT_METADATA = 3
 """SavedUserObject.metadata: the Keras layer config tf.keras (TF 2.2-2.4) kept here before keras_metadata.pb."""
@@ -139,6 +141,8 @@ class MetaGraphModel:
     """(object path, identifier, metadata JSON) of every SavedUserObject that carries metadata."""
     problems: list[str] = field(default_factory=list)
     """Object-graph references outside the node list: TensorFlow could not load this meta graph."""
+    variables: int = 0
+    """Variable nodes of the object graph (TF2): each needs its value from the variables bundle."""
 
     @property
     def ops(self) -> set[str]:
@@ -337,6 +341,7 @@ def _restored_roots(meta: pw.Message, model: MetaGraphModel, context: str) -> li
             return []
         children.append(refs)
     paths = _first_paths(children)
+    model.variables = sum(OBJECT_VARIABLE in node for node in nodes)
     for i, node in enumerate(nodes):
         user = pw.get_bytes(node, OBJECT_USER_OBJECT, what)
         if user is not None:

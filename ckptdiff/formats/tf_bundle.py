@@ -507,12 +507,13 @@ def _guarded_tf_source(prefix: Location, key: str, parts: list[_StoredEntry], bu
 
     def load() -> np.ndarray:
         for part in parts:
-            if part.crc32c is None or part.dtype_enum == DT_STRING:
+            if part.dtype_enum == DT_STRING:
                 continue
             actual = mask_crc32c(crc32c_of(window(buffers[part.shard_id], part.offset, part.offset + part.size)))
-            if actual != part.crc32c:
+            if actual != stored_crc32c(part):
                 raise CorruptArtifact(
-                    f"{what}: stored bytes fail their CRC32C (stored {part.crc32c:#010x}, computed {actual:#010x}); "
+                    f"{what}: stored bytes fail their CRC32C (stored {stored_crc32c(part):#010x}, computed "
+                    f"{actual:#010x}); "
                     "not handed to TensorFlow's reader"
                 )
         return source.read()
@@ -707,6 +708,7 @@ def _read_graph(entries: list[TensorEntry], what: str) -> ObjectGraph | None:
 
 READ_CHUNK_BYTES = 1 << 20
 MAX_STRING_TENSOR_BYTES = 256 << 20
+NO_CRC_FIELD = " (no CRC field: 0, as TensorFlow reads it)"
 """String tensors are verified in memory up to this size (checkpoints store a few KB of strings)."""
 
 
@@ -731,6 +733,7 @@ def verify_bundle(prefix: Location, display: str) -> tuple[int, list[IntegrityPr
     notes: list[str] = []
     checked = 0
     unchecked: list[str] = []
+    too_big: list[str] = []
     for shard_id in range(index.num_shards):
         in_shard = sorted((e for e in stored if e.shard_id == shard_id), key=lambda e: (e.offset, e.size))
         if not in_shard:
@@ -744,8 +747,11 @@ def verify_bundle(prefix: Location, display: str) -> tuple[int, list[IntegrityPr
             continue
         with f:
             for entry in in_shard:
-                if entry.crc32c is None or entry.dtype_enum in (DT_VARIANT, DT_RESOURCE):
+                if entry.dtype_enum in (DT_VARIANT, DT_RESOURCE):
                     unchecked.append(entry.key)
+                    continue
+                if entry.dtype_enum == DT_STRING and entry.size > MAX_STRING_TENSOR_BYTES:
+                    too_big.append(entry.key)
                     continue
                 problem = _check_entry(f, entry, shard)
                 checked += 1
@@ -753,8 +759,13 @@ def verify_bundle(prefix: Location, display: str) -> tuple[int, list[IntegrityPr
                     problems.append(problem)
     if unchecked:
         notes.append(
-            f"{len(unchecked)} tensor(s) carry no checksum ckptdiff can recompute (no CRC field, variant or "
-            f"resource dtype): {', '.join(unchecked[:3])}"
+            f"{len(unchecked)} tensor(s) carry no checksum ckptdiff can recompute (variant or resource dtype): "
+            f"{', '.join(unchecked[:3])}"
+        )
+    if too_big:
+        notes.append(
+            f"{len(too_big)} string tensor(s) over {MAX_STRING_TENSOR_BYTES >> 20} MiB not verified (not counted as "
+            f"checked): {', '.join(too_big[:3])}"
         )
     return checked, problems, notes
 
@@ -811,13 +822,21 @@ def _check_entry(f: BinaryIO, entry: _StoredEntry, shard: Location) -> Integrity
             return IntegrityProblem(entry.key, ProblemKind.TRUNCATED, f"{shard.name} ends inside the tensor ({where})")
         actual = crc
     masked = mask_crc32c(actual)
-    if masked != entry.crc32c:
+    stored = stored_crc32c(entry)
+    if masked != stored:
         return IntegrityProblem(
             entry.key,
             ProblemKind.CRC,
-            f"stored CRC32C {entry.crc32c:#010x}, computed {masked:#010x} over {where}: the tensor's bytes are damaged",
+            f"stored CRC32C {stored:#010x}{'' if entry.crc32c is not None else NO_CRC_FIELD}"
+            f", computed {masked:#010x} over {where}: the tensor's bytes are damaged",
         )
     return None
+
+
+def stored_crc32c(entry: _StoredEntry) -> int:
+    """The masked CRC32C TensorFlow compares a tensor's bytes with: an absent field reads as 0 (protobuf's default,
+    which the writer also omits when the masked CRC is 0), and tensor_bundle.cc compares it all the same."""
+    return 0 if entry.crc32c is None else entry.crc32c
 
 
 def _string_tensor_crc(data: bytes, count: int) -> int | None:

@@ -142,3 +142,39 @@ def test_progress_counts_artifacts():
     bar.started -= 10  # past the one-second delay
     bar(3)
     assert "3/4 artifacts" in stream.getvalue()
+
+
+def test_pieces_without_their_whole_are_errors_and_links_are_walked_once(run_cli, tmp_path):
+    """A data shard without its .index, a junk and a real TF1 V1 `.ckpt`, an Orbax step that lost its
+    `_CHECKPOINT_METADATA`, and symbolic links back up the tree: every piece is a record (errors fail the
+    audit), each folder is walked once, and the walk ends. Before, the audit said OK over the same folder and
+    hung on two links to `.`."""
+    import shutil
+
+    from tests.conftest import SAMPLES
+
+    (tmp_path / "a").mkdir()
+    for name in ("checkpoint", "ckpt-2.data-00000-of-00001"):
+        shutil.copy(SAMPLES / "tf2" / name, tmp_path / "a" / name)
+    shutil.copy(SAMPLES / "keras3" / "model.weights.h5", tmp_path / "a" / "model.weights.h5")
+    (tmp_path / "b" / "loop").mkdir(parents=True)
+    shutil.copy(SAMPLES / "tf1_v1" / "model.ckpt", tmp_path / "b" / "model.ckpt")
+    (tmp_path / "b" / "junk.ckpt").write_bytes(b"junk\n")
+    (tmp_path / "b" / "loop" / "up").symlink_to("..")
+    (tmp_path / "b" / "self").symlink_to(".")
+    (tmp_path / "b" / "again").symlink_to(".")
+    shutil.copytree(SAMPLES / "formats" / "orbax" / "keras_callback" / "1", tmp_path / "o" / "step")
+    (tmp_path / "o" / "step" / "_CHECKPOINT_METADATA").unlink()
+    result = run_cli("audit", str(tmp_path), "--format", "json")
+    assert result.exit_code == 1, result.stdout
+    status = {r["path"].removeprefix(f"{tmp_path}/"): r["status"] for r in json.loads(result.stdout)["artifacts"]}
+    assert status == {
+        "a/ckpt-2": "error",
+        "a/model.weights.h5": "ok",
+        "b/junk.ckpt": "error",
+        "b/model.ckpt": "ok",
+        "o/step/model_config": "error",
+        "o/step/pytree": "error",
+    }, status
+    for alone, code in (("a/model.weights.h5", 0), ("b/model.ckpt", 0), ("a/ckpt-2", 2), ("o/step", 2)):
+        assert run_cli("inspect", str(tmp_path / alone), "--no-stats").exit_code == code, alone

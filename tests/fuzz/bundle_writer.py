@@ -75,10 +75,9 @@ def _with_trailer(block: bytes) -> bytes:
     return block + b"\0" + struct.pack("<I", mask(crc32c.crc32c(b"\0", crc32c.crc32c(block))))
 
 
-def write_bundle(prefix: Path, entries: list[CraftedEntry], shard: bytes, num_shards: int = 1) -> None:
-    """Write prefix.index (entries sorted by key) and prefix.data-00000-of-0000N holding shard."""
-    header = field_varint(1, num_shards) + field_bytes(3, field_varint(1, 1))
-    items = [(b"", header)] + sorted((e.key.encode(), e.encode()) for e in entries)
+def write_table(path: Path, items: list[tuple[bytes, bytes]]) -> None:
+    """A LevelDB table of the sorted (key, value) items as TensorFlow writes one: a data block, an empty
+    metaindex, the index and the footer, each block with its masked CRC32C."""
     data = _block(items)
     out = bytearray(_with_trailer(data))
     data_handle = varint(0) + varint(len(data))
@@ -90,7 +89,14 @@ def write_bundle(prefix: Path, entries: list[CraftedEntry], shard: bytes, num_sh
     out += _with_trailer(index)
     footer = varint(meta_offset) + varint(len(meta)) + varint(index_offset) + varint(len(index))
     out += footer.ljust(40, b"\0") + struct.pack("<Q", TABLE_MAGIC)
-    Path(f"{prefix}.index").write_bytes(bytes(out))
+    path.write_bytes(bytes(out))
+
+
+def write_bundle(prefix: Path, entries: list[CraftedEntry], shard: bytes, num_shards: int = 1) -> None:
+    """Write prefix.index (entries sorted by key) and prefix.data-00000-of-0000N holding shard."""
+    header = field_varint(1, num_shards) + field_bytes(3, field_varint(1, 1))
+    items = [(b"", header)] + sorted((e.key.encode(), e.encode()) for e in entries)
+    write_table(Path(f"{prefix}.index"), items)
     Path(f"{prefix}.data-00000-of-{num_shards:05d}").write_bytes(shard)
 
 
