@@ -405,3 +405,46 @@ def test_saved_model_without_the_variables_its_graph_restores(run_cli, tmp_path)
     assert result.exit_code == 1, result.stdout
     problems = json.loads(result.stdout)["integrity"]["problems"]
     assert [(p["key"], p["kind"]) for p in problems] == [(key.decode(), "dangling-reference")]
+
+
+def test_a_string_tensor_too_large_to_verify_is_not_counted_as_checked(run_cli, tmp_path):
+    """A 300 MiB string tensor (hand-crafted index on a sparse shard) is over what --verify reads into memory: it
+    is named in a note and not counted as checked (before: counted, `OK`)."""
+    from tests.fuzz.bundle_writer import DT_STRING
+
+    a = np.arange(8, dtype=np.float32).tobytes()
+    size = 300 << 20
+    prefix = tmp_path / "ckpt"
+    big = CraftedEntry("zz_big_string", (1,), len(a), size, 0x12345678, dtype=DT_STRING)
+    write_bundle(prefix, [float_entry("a", a, 0, (8,)), big], a)
+    with open(f"{prefix}.data-00000-of-00001", "r+b") as shard:
+        shard.truncate(len(a) + size)
+    result = run_cli("inspect", str(prefix), "--verify", "--no-stats", "--format", "json")
+    integrity = json.loads(result.stdout)["integrity"]
+    assert integrity["checked"] == 1, integrity
+    assert any("zz_big_string" in note and "not verified" in note for note in integrity["notes"]), integrity
+
+
+@pytest.mark.parametrize("damage", ["no tree", "no item"])
+def test_orbax_step_missing_its_tree_or_a_listed_item_is_refused(run_cli, tmp_path, damage):
+    """An Orbax step whose array checkpointable lost its `_METADATA`, or lost its folder, while
+    `_CHECKPOINT_METADATA` still lists it: Orbax's restore fails ("No structure could be identified", measured by
+    a review with ocp.PyTreeCheckpointer), and so does the open, exit 2 (before: no tensors, `OK`, exit 0)."""
+    pytest.importorskip("tensorstore")
+    step = tmp_path / "1"
+    shutil.copytree(SAMPLES / "formats" / "orbax" / "keras_callback" / "1", step)
+    meta = json.loads((step / "_CHECKPOINT_METADATA").read_text())
+    assert "pytree" in meta["item_handlers"]
+    if damage == "no tree":
+        (step / "pytree" / "_METADATA").unlink()
+    else:
+        shutil.rmtree(step / "pytree")
+    result = run_cli("inspect", str(step), "--verify", "--no-stats")
+    assert result.exit_code == 2, result.stdout
+    assert "pytree" in result.stderr and "Orbax cannot restore it" in result.stderr
+
+
+def test_orbax_verify_says_its_arrays_carry_no_checksum(run_cli):
+    pytest.importorskip("tensorstore")
+    result = run_cli("inspect", str(SAMPLES / "formats" / "orbax" / "keras_callback"), "--verify", "--no-stats")
+    assert result.exit_code == 0 and "Orbax stores no checksum for its arrays" in result.stdout

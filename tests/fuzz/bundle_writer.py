@@ -14,6 +14,7 @@ import crc32c
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 DT_FLOAT = 1
+DT_STRING = 7
 
 
 def varint(n: int) -> bytes:
