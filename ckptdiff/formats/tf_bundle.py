@@ -152,7 +152,8 @@ class _StoredEntry:
     offset: int
     size: int
     crc32c: int | None
-    sliced: bool
+    sliced: int
+    """How many slices a partitioned tensor's own entry lists (0: a tensor stored whole)."""
 
     @property
     def nelements(self) -> int:
@@ -306,7 +307,7 @@ def _parse_entry_loop(key: str, buf: bytes) -> _StoredEntry | None:
             shape, pos = parsed, pos + length
         else:
             return None
-    return _StoredEntry(key, ints[1], shape, ints[3], ints[4], ints[5], crc, False)
+    return _StoredEntry(key, ints[1], shape, ints[3], ints[4], ints[5], crc, 0)
 
 
 def _parse_entry_generic(key: str, value: memoryview, what: str) -> _StoredEntry:
@@ -321,7 +322,7 @@ def _parse_entry_generic(key: str, value: memoryview, what: str) -> _StoredEntry
         offset=pw.get_int(fields, ENTRY_OFFSET, what, signed=True),
         size=pw.get_int(fields, ENTRY_SIZE, what, signed=True),
         crc32c=int(crc[-1]) if crc else None,
-        sliced=bool(fields.get(ENTRY_SLICES)),
+        sliced=len(fields.get(ENTRY_SLICES) or ()),
     )
 
 
@@ -729,7 +730,7 @@ def verify_bundle(prefix: Location, display: str) -> tuple[int, list[IntegrityPr
     """
     index = read_bundle_index(prefix, display)
     stored = [e for e in index.stored if not e.sliced]  # a partitioned tensor's own entry has no bytes
-    problems: list[IntegrityProblem] = []
+    problems: list[IntegrityProblem] = _missing_slices(index)
     notes: list[str] = []
     checked = 0
     unchecked: list[str] = []
@@ -768,6 +769,27 @@ def verify_bundle(prefix: Location, display: str) -> tuple[int, list[IntegrityPr
             f"checked): {', '.join(too_big[:3])}"
         )
     return checked, problems, notes
+
+
+def _missing_slices(index: BundleIndex) -> list[IntegrityProblem]:
+    """Partitioned tensors whose entry lists more slices than the index holds (TensorFlow's reader fails on them)."""
+    listed = {raw: e for raw, e in zip(index.raw_keys, index.stored) if e.sliced}
+    if not listed:
+        return []
+    present: dict[bytes, int] = {}
+    for raw in index.raw_keys:
+        owner = _slice_owner(raw)
+        if owner is not None and owner in listed:
+            present[owner] = present.get(owner, 0) + 1
+    return [
+        IntegrityProblem(
+            e.key,
+            ProblemKind.DANGLING,
+            f"its entry lists {e.sliced} slices, the index holds {present.get(raw, 0)}: the tensor cannot be assembled",
+        )
+        for raw, e in listed.items()
+        if present.get(raw, 0) < e.sliced
+    ]
 
 
 def _overlaps(in_shard: list[_StoredEntry], shard: Location) -> list[IntegrityProblem]:
