@@ -29,12 +29,17 @@ _ANCHOR_DEPTH = 2
 _MAX_ANCHORS = 64
 
 
-def _bind(live: LiveModel, graph: ObjectGraph, anchor: int) -> dict[int, int]:
-    """Breadth-first co-traversal in the checkpoint's child order, as restore walks it: live node -> checkpoint node.
+def _bind(live: LiveModel, graph: ObjectGraph, anchor: int) -> dict[int, list[int]]:
+    """Breadth-first co-traversal in the checkpoint's child order, as restore walks it: live node -> the checkpoint
+    nodes bound to it, in binding order.
 
-    The first binding of a live object wins. The dict's insertion order is the order values are assigned in.
+    As TensorFlow's CheckpointPosition.bind_object: a checkpoint node is bound to the first live object that
+    reaches it; a later live object reaching it is not restored from it (TensorFlow logs "Inconsistent
+    references"), and only a new binding's children are visited. A live object can be bound to several
+    checkpoint nodes (it is then assigned from each).
     """
-    bound: dict[int, int] = {0: anchor}
+    owner: dict[int, int] = {anchor: 0}
+    bound: dict[int, list[int]] = {0: [anchor]}
     queue = deque([(0, anchor)])
     while queue:
         live_id, ckpt_id = queue.popleft()
@@ -43,9 +48,10 @@ def _bind(live: LiveModel, graph: ObjectGraph, anchor: int) -> dict[int, int]:
             live_children.setdefault(name, child)
         for ref in graph.nodes[ckpt_id].children:
             found_child = live_children.get(ref.local_name)
-            if found_child is None or found_child in bound:
+            if found_child is None or ref.node_id in owner:
                 continue
-            bound[found_child] = ref.node_id
+            owner[ref.node_id] = found_child
+            bound.setdefault(found_child, []).append(ref.node_id)
             queue.append((found_child, ref.node_id))
     return bound
 
@@ -82,8 +88,8 @@ def _score(live: LiveModel, graph: ObjectGraph, anchor: int) -> int:
     bound = _bind(live, graph, anchor)
     return sum(
         1
-        for live_id, ckpt_id in bound.items()
-        if live.graph[live_id].variable is not None and _variable_key(graph, ckpt_id) is not None
+        for live_id, ckpt_ids in bound.items()
+        if live.graph[live_id].variable is not None and any(_variable_key(graph, c) is not None for c in ckpt_ids)
     )
 
 
@@ -131,6 +137,8 @@ def match_object_graph(artifact: Artifact, live: LiveModel) -> LoaderResult:
     var_node = {node.variable: i for i, node in enumerate(live.graph) if node.variable is not None}
     pairings = []
     consumed: set[str] = set()
+    silent: list[tuple[str, str]] = []
+    reached = _reached(graph, live, bound)
     for var in live.variables:
         live_node = var_node.get(var.index)
         if live_node is None:
@@ -138,17 +146,32 @@ def match_object_graph(artifact: Artifact, live: LiveModel) -> LoaderResult:
                 Pairing(var.index, MISSING, None, "not reachable through the model's checkpoint dependencies")
             )
             continue
-        ckpt_node = bound.get(live_node)
-        if ckpt_node is None:
-            pairings.append(Pairing(var.index, MISSING, None, "no checkpoint object under the same local names"))
+        ckpt_nodes = bound.get(live_node)
+        if not ckpt_nodes:
+            taken = _taken_by(graph, live, live_node, bound)
+            detail = "no checkpoint object under the same local names"
+            if taken is not None:
+                detail = (
+                    f"its checkpoint object {taken[0]} was bound first to {taken[1]} by a shorter path: restore() "
+                    "does not assign it here (TensorFlow logs 'Inconsistent references')"
+                )
+            pairings.append(Pairing(var.index, MISSING, None, detail))
             continue
-        key = _variable_key(graph, ckpt_node)
-        if key is None or key not in entries:
-            pairings.append(Pairing(var.index, MISSING, None, f"checkpoint node {ckpt_node} holds no value"))
+        valued = [(k, c) for c in ckpt_nodes if (k := _variable_key(graph, c)) is not None and k in entries]
+        if not valued:
+            pairings.append(Pairing(var.index, MISSING, None, f"checkpoint node {ckpt_nodes[0]} holds no value"))
             continue
-        consumed.add(key)
-        pairings.append(compare_entry(var, entries[key], f"object graph node {ckpt_node}"))
-    consumed |= _restored_slots(graph, bound, entries)
+        consumed.update(k for k, _ in valued)
+        # Every bound value is assigned, in checkpoint-key order (see _apply_first_failure): the last one stays.
+        key, ckpt_node = max(valued)
+        via = f"object graph node {ckpt_node}"
+        if len(valued) > 1:
+            others = ", ".join(k for k, _ in sorted(valued)[:-1])
+            via += f", assigned last of {len(valued)} checkpoint objects bound to it (also {others})"
+        if len(reached.get(live_node, set())) > 1:
+            silent.append((var.path, key))
+        pairings.append(compare_entry(var, entries[key], via))
+    consumed |= _restored_slots(graph, {c for cs in bound.values() for c in cs}, entries)
     pairings, outcome = _apply_first_failure(live, pairings)
     where = f"checkpoint node '{anchor_path}'" if anchor_path else "the checkpoint root"
     live_paths = live_node_paths(live)
@@ -158,6 +181,18 @@ def match_object_graph(artifact: Artifact, live: LiveModel) -> LoaderResult:
         for var in live.variables
         if (node := var_node.get(var.index)) is not None and node in live_paths
     }
+    hints: tuple[Hint, ...] = ()
+    if silent:
+        hints = (
+            Hint(
+                "inconsistent-references",
+                f"{len(silent)} variable(s) are reached from several checkpoint objects (the model's paths and the "
+                "optimizer's variable lists disagree, as when other layers are frozen than at save time): "
+                "restore() assigns each from the last in key order, possibly another layer's value",
+                pairs=tuple(silent),
+                silent=tuple(silent),
+            ),
+        )
     return LoaderResult(
         loader=LOADER_OBJECT_GRAPH,
         pairings=tuple(pairings),
@@ -166,7 +201,42 @@ def match_object_graph(artifact: Artifact, live: LiveModel) -> LoaderResult:
         outcome=outcome,
         notes=(f"live model root matched to {where}",),
         wanted=wanted,
+        found_hints=hints,
     )
+
+
+def _reached(graph: ObjectGraph, live: LiveModel, bound: dict[int, list[int]]) -> dict[int, set[int]]:
+    """Live node -> the checkpoint variables its paths lead to. One when the checkpoint agrees with the model; more
+    when the model's own path and the optimizer's variable list lead to different ones (then whichever restore()
+    binds first, it is another layer's value for one of the paths)."""
+    reached: dict[int, set[int]] = {}
+    for parent, node in enumerate(live.graph):
+        for ckpt_parent in bound.get(parent, ()):
+            by_name = {ref.local_name: ref.node_id for ref in graph.nodes[ckpt_parent].children}
+            for name, child in node.children:
+                target = by_name.get(name)
+                if target is not None and live.graph[child].variable is not None and _variable_key(graph, target):
+                    reached.setdefault(child, set()).add(target)
+    return reached
+
+
+def _taken_by(
+    graph: ObjectGraph, live: LiveModel, live_node: int, bound: dict[int, list[int]]
+) -> tuple[int, str] | None:
+    """(checkpoint node, live path) when the checkpoint object this live node's own path leads to was bound to
+    another live object first; None when its path leads nowhere."""
+    owner = {c: node for node, cs in bound.items() for c in cs}
+    paths = live_node_paths(live)
+    for parent, node in enumerate(live.graph):
+        for name, child in node.children:
+            if child != live_node:
+                continue
+            for ckpt_parent in bound.get(parent, ()):
+                for ref in graph.nodes[ckpt_parent].children:
+                    taker = owner.get(ref.node_id)
+                    if ref.local_name == name and taker is not None and taker != live_node:
+                        return ref.node_id, paths.get(taker, f"live node {taker}")
+    return None
 
 
 def _apply_first_failure(live: LiveModel, pairings: list[Pairing]) -> tuple[list[Pairing], str]:
@@ -212,9 +282,8 @@ def live_node_paths(live: LiveModel) -> dict[int, str]:
     return paths
 
 
-def _restored_slots(graph: ObjectGraph, bound: dict[int, int], entries: dict[str, TensorEntry]) -> set[str]:
+def _restored_slots(graph: ObjectGraph, bound_ckpt: set[int], entries: dict[str, TensorEntry]) -> set[str]:
     """Slot variables are restored when both their optimizer and their original variable are bound."""
-    bound_ckpt = set(bound.values())
     keys: set[str] = set()
     for node_id, node in enumerate(graph.nodes):
         if node_id not in bound_ckpt:
