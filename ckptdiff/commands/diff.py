@@ -258,6 +258,10 @@ def diff_artifacts(
         summary[r.status] += 1
     tried = (ALIGN_MODEL,) if live is not None else ALIGNMENTS_TRIED
     outcome, why = _outcome(results, summary, tried, live is not None)
+    if outcome == DiffOutcome.IDENTICAL and live is None:
+        reordered = _reordered_layers(a, b)
+        if reordered:
+            outcome, why = DiffOutcome.DIFFERENT, reordered
     if why:
         notes = (*notes, why)
     return DiffReport(
@@ -272,6 +276,28 @@ def diff_artifacts(
         notes=notes,
         outcome=outcome,
         alignments_tried=tried,
+    )
+
+
+def _weighted_layer_names(artifact: Artifact) -> list[str] | None:
+    """The names of the layers holding weights, in the order the file stores them (what loaders by order follow)."""
+    if not artifact.layers:
+        return None
+    return [r.layer_name or r.name for r in artifact.layers if r.weight_keys]
+
+
+def _reordered_layers(a: Artifact, b: Artifact) -> str:
+    """The note when both files name the same layers in another order (empty otherwise): aligned by name the
+    values are the same, but a loader by order puts them into different layers."""
+    names_a, names_b = _weighted_layer_names(a), _weighted_layer_names(b)
+    if names_a is None or names_b is None or names_a == names_b or sorted(names_a) != sorted(names_b):
+        return ""
+    first = next(i for i, (x, y) in enumerate(zip(names_a, names_b)) if x != y)
+    return (
+        f"different: the same values under the same layer names, but in another layer order (from position {first}: "
+        f"A has {', '.join(names_a[first : first + 3])}, B has {', '.join(names_b[first : first + 3])}); a loader by "
+        "order (tf_keras load_weights' default, Keras 3 load_weights) restores them into different layers. "
+        "Pass --model SPEC to compare what each restores into the model"
     )
 
 
