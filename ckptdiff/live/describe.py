@@ -242,6 +242,7 @@ def _keras3_store_layout(model: Any, table: _VariableTable) -> tuple[tuple[str, 
         if not items:
             continue
         ordered = [v for _, v in sorted(items.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else kv[0])]
+        ordered = _lora_targets(ordered, table)
         if not all(_is_keras_variable(v) for v in ordered):
             # Optimizers save `variable.numpy()` copies: map them back to the owner's variables by position.
             owner = _resolve_attribute_path(model, path)
@@ -251,6 +252,19 @@ def _keras3_store_layout(model: Any, table: _VariableTable) -> tuple[tuple[str, 
             ordered = owned
         layout.append((path, tuple(table.index(v) for v in ordered)))
     return tuple(layout)
+
+
+def _lora_targets(ordered: list[Any], table: _VariableTable) -> list[Any]:
+    """A LoRA-enabled layer saves its merged kernel (a tensor) first, and its load_own_variables assigns that to the
+    base kernel (`_kernel`, `_embeddings`): put the variable the loader assigns in the tensor's place."""
+    owners = [table.owner.get(id(v)) for v in ordered if _is_keras_variable(v)]
+    layer = owners[0][1] if owners and owners[0] is not None else None
+    if layer is None or not getattr(layer, "lora_enabled", False) or _is_keras_variable(ordered[0]):
+        return ordered
+    base = getattr(layer, "_kernel", None)
+    if base is None:
+        base = getattr(layer, "_embeddings", None)
+    return [base, *ordered[1:]] if _is_keras_variable(base) else ordered
 
 
 def _is_keras_variable(value: Any) -> bool:
