@@ -139,7 +139,17 @@ def find_class_order_shift(live: LiveModel, entries: list[TensorEntry], pairings
     explained: set[str] = set()
     for group in sorted(set(files) & set(models)):
         f, m = files[group], models[group]
-        if len(f) == len(m) or abs(len(f) - len(m)) > MAX_SHIFT:
+        if len(f) == len(m):
+            swapped = _permuted(f, m)
+            if swapped:
+                parts.append(
+                    f"the {group[1]!r} layers are stored in another order than the model's: "
+                    + ", ".join(f"model layer '{m[j].name}' receives file layer '{f[j].name}'" for j in swapped)
+                )
+                explained.update(key for j in swapped for key in f[j].members)
+                silent += _matched_pairs(live, by_var, [m[j] for j in swapped])
+            continue
+        if abs(len(f) - len(m)) > MAX_SHIFT:
             continue
         identity = tuple((j, j if j < len(f) else None) for j in range(len(m)))
         scored = [(a, _score(a, f, m, group[1])) for a in _alignments(len(f), len(m))]
@@ -150,11 +160,7 @@ def find_class_order_shift(live: LiveModel, entries: list[TensorEntry], pairings
         text, wrong = _describe(group, f, m, winners, identity)
         parts.append(text)
         explained.update(key for c in f for key in c.members)
-        for j in wrong:
-            for v in m[j].variables:
-                p = by_var.get(v)
-                if p is not None and p.status == MATCHED and p.key is not None:
-                    silent.append((live.variables[v].path, p.key))
+        silent += _matched_pairs(live, by_var, [m[j] for j in wrong])
     if not parts:
         return None
     message = "; ".join(parts)
@@ -169,6 +175,31 @@ def find_class_order_shift(live: LiveModel, entries: list[TensorEntry], pairings
         silent=tuple(silent),
         explains=frozenset(explained),
     )
+
+
+def _permuted(f: list[Container], m: list[Container]) -> list[int]:
+    """Positions where Keras pairs a model layer with a file layer of another name, when the file holds the model's
+    layer names in another order (renamed layers, whose names the file lacks, are no permutation)."""
+    names_f, names_m = [c.name for c in f], [c.name for c in m]
+    if (
+        None in names_f
+        or None in names_m
+        or names_f == names_m
+        or sorted(map(str, names_f)) != sorted(map(str, names_m))
+    ):
+        return []
+    return [j for j, (x, y) in enumerate(zip(names_f, names_m)) if x != y]
+
+
+def _matched_pairs(live: LiveModel, by_var: dict[int, Pairing], containers: list[Container]) -> list[tuple[str, str]]:
+    """(variable path, key) of the matched variables of these model containers."""
+    out = []
+    for c in containers:
+        for v in c.variables:
+            p = by_var.get(v)
+            if p is not None and p.status == MATCHED and p.key is not None:
+                out.append((live.variables[v].path, p.key))
+    return out
 
 
 def _label(c: Container) -> str:
