@@ -65,6 +65,20 @@ def resolve_artifact(request: pytest.FixtureRequest, fixture: str, rel: str) -> 
     return path
 
 
+def load_module(path: Path | str, name: str):
+    """A Python file of factories imported as module `name` (once per session)."""
+    import importlib.util
+    import sys
+
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None, path
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def copy_sample(rel: str, dest: Path) -> Path:
     """Copy a sample file or folder into dest (to damage it there); skips when the sample is absent."""
     import shutil

@@ -6,27 +6,19 @@ by variable (sample_checkpoints/make_frozen_samples.py wrote the file with disti
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import numpy as np
 import pytest
 
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, load_module
 
 ARTIFACT = str(SAMPLES / "frozen_swap" / "ckpt")
 FACTORIES = str(SAMPLES / "frozen_models.py")
 
 
 def _models():
-    name = "ckptdiff_frozen_models"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FACTORIES)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_module(FACTORIES, "ckptdiff_frozen_models")
 
 
 @pytest.fixture(scope="module")

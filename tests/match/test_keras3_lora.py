@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.match.keras3_saved import save_with_distinct_values
+
 FACTORIES = """
 import keras
 
@@ -35,20 +37,8 @@ def lora_other_head():
 
 @pytest.fixture(scope="module")
 def setup(tf, tmp_path_factory):
-    import importlib.util
-
     root = tmp_path_factory.mktemp("lora")
-    (root / "factories.py").write_text(FACTORIES)
-    spec = importlib.util.spec_from_file_location("ckptdiff_lora_factories", root / "factories.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    model = module.saved()
-    rng = np.random.default_rng(0)
-    for v in model.weights:
-        v.assign(rng.standard_normal(tuple(v.shape)).astype("float32"))
-    path = root / "model.weights.h5"
-    model.save_weights(str(path))
-    return root, module, path, {layer.name: [np.array(w) for w in layer.get_weights()] for layer in model.layers}
+    return (root, *save_with_distinct_values(root, FACTORIES, "ckptdiff_lora_factories"))
 
 
 @pytest.mark.requires_tf

@@ -7,10 +7,8 @@ updated. TensorFlow's own reader confirms it: an untouched variable equals what
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from typing import Any
 
 import numpy as np
@@ -19,7 +17,7 @@ import pytest
 from ckptdiff.formats import open_artifact
 from ckptdiff.stats.fresh import MIN_VALUES, assess_init
 from ckptdiff.stats.moments import compute_stats
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, load_module
 
 FRESH, TRAINED, INCONCLUSIVE = "fresh", "trained", "inconclusive"
 EQUALS_FRESH = "equals the model's own freshly initialised value"
@@ -283,13 +281,7 @@ def test_check_against_the_saving_checkpoint_object(run_cli):
 
 
 def _fresh_models():
-    name = "ckptdiff_fresh_models"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FACTORIES)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_module(FACTORIES, "ckptdiff_fresh_models")
 
 
 @pytest.fixture(scope="module")
