@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ckptdiff.artifact import Artifact, Group, TensorEntry
+from ckptdiff.artifact import Artifact, Format, Group, TensorEntry
 from ckptdiff.live.model import LiveModel
 from ckptdiff.match.align import ALIGN_MODEL, align_entries, align_through_model
 from ckptdiff.report.interface import DiffOutcome, DiffReport, DiffStatus, LayerChange, TensorDiff, describe_artifact
@@ -280,23 +280,25 @@ def diff_artifacts(
 
 
 def _weighted_layer_names(artifact: Artifact) -> list[str] | None:
-    """The names of the layers holding weights, in the order the file stores them (what loaders by order follow)."""
-    if not artifact.layers:
+    """The names of the layers holding weights in a legacy H5's `layer_names` order, the order tf_keras'
+    load_weights follows by default; None for other formats (Keras 3 loads by container path, and the storage
+    order of its files is not the model's)."""
+    if artifact.format != Format.KERAS_H5 or not artifact.layers:
         return None
     return [r.layer_name or r.name for r in artifact.layers if r.weight_keys]
 
 
 def _reordered_layers(a: Artifact, b: Artifact) -> str:
-    """The note when both files name the same layers in another order (empty otherwise): aligned by name the
-    values are the same, but a loader by order puts them into different layers."""
+    """The note when two legacy H5 files name the same layers in another order (empty otherwise): aligned by name
+    the values are the same, but tf_keras' load_weights by order puts them into different layers."""
     names_a, names_b = _weighted_layer_names(a), _weighted_layer_names(b)
     if names_a is None or names_b is None or names_a == names_b or sorted(names_a) != sorted(names_b):
         return ""
     first = next(i for i, (x, y) in enumerate(zip(names_a, names_b)) if x != y)
     return (
         f"different: the same values under the same layer names, but in another layer order (from position {first}: "
-        f"A has {', '.join(names_a[first : first + 3])}, B has {', '.join(names_b[first : first + 3])}); a loader by "
-        "order (tf_keras load_weights' default, Keras 3 load_weights) restores them into different layers. "
+        f"A has {', '.join(names_a[first : first + 3])}, B has {', '.join(names_b[first : first + 3])}); tf_keras' "
+        "load_weights (by order, its default) restores them into different layers. "
         "Pass --model SPEC to compare what each restores into the model"
     )
 
