@@ -139,6 +139,7 @@ def match_object_graph(artifact: Artifact, live: LiveModel) -> LoaderResult:
     consumed: set[str] = set()
     silent: list[tuple[str, str]] = []
     reached = _reached(graph, live, bound)
+    taken_by = _taken_by(graph, live, bound)
     for var in live.variables:
         live_node = var_node.get(var.index)
         if live_node is None:
@@ -148,7 +149,7 @@ def match_object_graph(artifact: Artifact, live: LiveModel) -> LoaderResult:
             continue
         ckpt_nodes = bound.get(live_node)
         if not ckpt_nodes:
-            taken = _taken_by(graph, live, live_node, bound)
+            taken = taken_by(live_node)
             detail = "no checkpoint object under the same local names"
             if taken is not None:
                 detail = (
@@ -221,22 +222,30 @@ def _reached(graph: ObjectGraph, live: LiveModel, bound: dict[int, list[int]]) -
 
 
 def _taken_by(
-    graph: ObjectGraph, live: LiveModel, live_node: int, bound: dict[int, list[int]]
-) -> tuple[int, str] | None:
-    """(checkpoint node, live path) when the checkpoint object this live node's own path leads to was bound to
-    another live object first; None when its path leads nowhere."""
-    owner = {c: node for node, cs in bound.items() for c in cs}
-    paths = live_node_paths(live)
-    for parent, node in enumerate(live.graph):
-        for name, child in node.children:
-            if child != live_node:
-                continue
+    graph: ObjectGraph, live: LiveModel, bound: dict[int, list[int]]
+) -> Callable[[int], tuple[int, str] | None]:
+    """For a live node: (checkpoint node, live path) when the checkpoint object its own path leads to was bound to
+    another live object first; None when its path leads nowhere. The maps are built once, on the first call."""
+    maps: list[tuple[dict[int, int], dict[int, list[tuple[int, str]]], dict[int, str]]] = []
+
+    def taken(live_node: int) -> tuple[int, str] | None:
+        if not maps:
+            owner = {c: node for node, cs in bound.items() for c in cs}
+            parents: dict[int, list[tuple[int, str]]] = {}
+            for parent, node in enumerate(live.graph):
+                for name, child in node.children:
+                    parents.setdefault(child, []).append((parent, name))
+            maps.append((owner, parents, live_node_paths(live)))
+        owner, parents, paths = maps[0]
+        for parent, name in parents.get(live_node, ()):
             for ckpt_parent in bound.get(parent, ()):
                 for ref in graph.nodes[ckpt_parent].children:
                     taker = owner.get(ref.node_id)
                     if ref.local_name == name and taker is not None and taker != live_node:
                         return ref.node_id, paths.get(taker, f"live node {taker}")
-    return None
+        return None
+
+    return taken
 
 
 def _apply_first_failure(live: LiveModel, pairings: list[Pairing]) -> tuple[list[Pairing], str]:
